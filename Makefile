@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: run test test-fast bench bench-ocr lint clean
+.PHONY: run test test-fast bench bench-ocr clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -32,3 +32,9 @@ test-fast: $(BIN)/corpusclean
 
 clean:
 	rm -rf .venv .uv .prefect data/paragraphs data/duplicates data/corrections data/manifest.json data/report.html
+
+bench-ocr: $(BIN)/corpusclean
+	$(BIN)/python bench/ocr_bench.py $(BENCH_ARGS)
+
+bench: $(BIN)/corpusclean
+	bash bench/run_bench.sh $(BENCH_ARGS)
