@@ -1,0 +1,261 @@
+"""OCR correction: repair character-substitution damage the way a proofreader would.
+
+The stage works one paragraph at a time and returns the fixed text with one
+:class:`~corpusclean.edits.Edit` (stage ``ocr``) per change. Two sources of
+changes, in this order of authority:
+
+1. The user's substitution table (rule ``table``) and protected-word list.
+   They always win: a protected word is never touched, a table entry is
+   always applied.
+2. The automatic corrector (``automatic=True``, see :mod:`corpusclean.ocr_model`):
+   a noisy-channel model that proposes a change only when a learned OCR
+   confusion turns an implausible token into a word that the lexicon or the
+   run's own vocabulary vouches for, and the posterior clears
+   ``min_confidence``. It also rejoins words hyphenated across line breaks.
+
+Tokens that are numbers, URLs, e-mail addresses or look like code are never
+touched by either.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import regex
+
+from corpusclean.edits import Edit
+
+STAGE = "ocr"
+
+# A word: letters/digits joined by internal apostrophes or hyphens (``don't``,
+# ``Trotsky's``, ``twenty-seven``). Digits are part of the token so that
+# ``bro1ught`` is one token and never becomes ``bro`` + ``ught``.
+_WORD = r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*"
+# Whitespace-delimited chunks that are never prose: URLs, e-mail addresses and
+# code-like strings (identifiers with ``_``, paths, markup, assignments).
+_SKIP = r"(?<!\S)(?:(?:[a-z][a-z0-9+.\-]*://|www\.)\S+|[^\s@]+@[^\s@]+\.\S+|\S*[_\\/{}<>=|#$%^~`@]\S*)"
+TOKEN_RE = regex.compile(rf"(?P<skip>{_SKIP})|(?P<word>{_WORD})", regex.IGNORECASE)
+WORD_RE = regex.compile(rf"^{_WORD}$")
+# Lower-to-upper case boundaries inside a token: ``collectionNicolaevsky`` is
+# two words run together by OCR (or by joining lines); counting the halves lets
+# the run's vocabulary vouch for ``Nicolaevsky``.
+_CAMEL_SPLIT_RE = regex.compile(r"(?<=\p{Ll}{2})(?=\p{Lu}\p{Ll})")
+_POSSESSIVE_RE = regex.compile(r"^(?P<stem>.+?)(?P<suffix>['’][sS])$")
+
+
+def load_substitutions(path: str | Path) -> dict[str, str]:
+    """Parse a user substitution table.
+
+    The file is UTF-8 text, one ``wrong<TAB>right`` pair a line. Blank lines
+    and lines starting with ``#`` are ignored. ``wrong`` must be a single word
+    (letters, digits, internal apostrophes or hyphens); ``right`` may be any
+    non-empty text without tabs.
+
+    Raises:
+        ValueError: naming the file and the 1-based line number of the first
+            malformed line, or of a ``wrong`` word given twice with different
+            replacements.
+    """
+    path = Path(path)
+    table: dict[str, str] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2:
+                raise ValueError(
+                    f"{path}:{number}: expected 'wrong<TAB>right', got {len(fields)} tab-separated field(s): {line!r}"
+                )
+            wrong, right = fields[0].strip(), fields[1].strip()
+            if not WORD_RE.match(wrong):
+                raise ValueError(f"{path}:{number}: {wrong!r} is not a single word")
+            if not right:
+                raise ValueError(f"{path}:{number}: empty replacement for {wrong!r}")
+            if table.get(wrong, right) != right:
+                raise ValueError(f"{path}:{number}: {wrong!r} already maps to {table[wrong]!r}, not {right!r}")
+            table[wrong] = right
+    return table
+
+
+def iter_words(text: str) -> Iterable[regex.Match[str]]:
+    """Yield the match of each correctable word in ``text``, in order.
+
+    URLs, e-mail addresses and code-like chunks are skipped whole, so no word
+    inside them is ever yielded.
+    """
+    for match in TOKEN_RE.finditer(text):
+        if match.lastgroup == "word":
+            yield match
+
+
+def count_vocabulary(texts: Iterable[str]) -> collections.Counter[str]:
+    """Count word tokens in ``texts``, keeping their case.
+
+    This is the run's own vocabulary the automatic corrector uses as evidence
+    (a name the corpus spells right elsewhere). Counters from shards merge by
+    addition. Possessive ``'s`` is stripped, hyphenated compounds count as
+    their parts, and run-together words split at a lower-to-upper case change
+    (``collectionNicolaevsky``) count as their halves.
+    """
+    counts: collections.Counter[str] = collections.Counter()
+    for text in texts:
+        for match in iter_words(text):
+            for part in match.group().split("-"):
+                possessive = _POSSESSIVE_RE.match(part)
+                if possessive:
+                    part = possessive.group("stem")
+                counts.update(piece for piece in _CAMEL_SPLIT_RE.split(part) if piece)
+    return counts
+
+
+def transfer_case(source: str, target: str) -> str:
+    """Give ``target`` the capitalisation pattern of ``source``.
+
+    ALL CAPS stays all caps, a capitalised word gets a capitalised
+    replacement, lower case keeps ``target`` as written (so a table entry
+    ``mcdonald -> McDonald`` keeps its inner capital). Mixed case is left to
+    ``target``.
+    """
+    letters = [ch for ch in source if ch.isalpha()]
+    if len(letters) > 1 and all(ch.isupper() for ch in letters):
+        return target.upper()
+    if letters and letters[0].isupper() and not any(ch.isupper() for ch in letters[1:]):
+        return target[:1].upper() + target[1:]
+    return target
+
+
+class OcrCorrector:
+    """The OCR-correction stage for one language and one run's settings.
+
+    Build it once per shard; it is picklable (heavy lexicon data is loaded
+    lazily in each process and shared through a module-level cache).
+
+    Args:
+        language: A wordfreq language code for the lexicon.
+        substitutions: The user's ``wrong -> right`` table (whole words,
+            case-preserving: a lower-case key also matches its capitalised and
+            upper-case forms).
+        protected_words: Words never changed (compared case-insensitively).
+        min_confidence: Automatic corrections below this posterior are not
+            made. Higher means fewer, safer changes.
+        corpus_vocabulary: Token counts of the whole run (see
+            :func:`count_vocabulary`), used as evidence for words no lexicon
+            knows.
+        automatic: Whether to run the automatic corrector; with ``False``
+            only the table and protected words act.
+
+    Raises:
+        ValueError: if a word is both protected and in the table, or
+            ``min_confidence`` is outside ``[0, 1]``.
+    """
+
+    def __init__(
+        self,
+        *,
+        language: str = "en",
+        substitutions: Mapping[str, str] | None = None,
+        protected_words: Iterable[str] = (),
+        min_confidence: float = 0.9,
+        corpus_vocabulary: Mapping[str, int] | None = None,
+        automatic: bool = True,
+    ) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.language = language
+        self.min_confidence = min_confidence
+        self.automatic = automatic
+        self.protected = frozenset(word.casefold() for word in protected_words)
+        self.substitutions = dict(substitutions or {})
+        clashes = sorted(w for w in self.substitutions if w.casefold() in self.protected)
+        if clashes:
+            raise ValueError(f"words both protected and in the substitution table: {', '.join(clashes)}")
+        # Lower-case keys also match other capitalisations of the same word.
+        self._folded_table = {k: v for k, v in self.substitutions.items() if k == k.lower()}
+        self.corpus_vocabulary = corpus_vocabulary
+        self._model = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_model"] = None  # rebuilt lazily from the shared cache in the worker
+        return state
+
+    @property
+    def model(self):
+        """The automatic corrector, built on first use."""
+        if self._model is None:
+            from corpusclean.ocr_model import NoisyChannelModel
+
+            self._model = NoisyChannelModel.build(
+                language=self.language,
+                corpus_vocabulary=self.corpus_vocabulary,
+                protected=self.protected,
+                min_confidence=self.min_confidence,
+            )
+        return self._model
+
+    def _table_lookup(self, token: str) -> str | None:
+        """The table's replacement for ``token`` (case carried over), if any."""
+        right = self.substitutions.get(token)
+        if right is not None:
+            return right
+        right = self._folded_table.get(token.lower())
+        if right is not None:
+            return transfer_case(token, right)
+        possessive = _POSSESSIVE_RE.match(token)
+        if possessive:
+            stem_right = self._table_lookup(possessive.group("stem"))
+            if stem_right is not None:
+                return stem_right + possessive.group("suffix")
+        return None
+
+    def __call__(self, text: str) -> tuple[str, list[Edit]]:
+        """Correct one paragraph; return the new text and its edits (in order)."""
+        model = self.model if self.automatic else None
+        # Hyphenation repairs come first: they span two tokens, which the
+        # word loop below then leaves alone.
+        edits: list[Edit] = []
+        claimed: list[tuple[int, int]] = []
+        if model is not None:
+            edits, claimed = model.correct_hyphenation(text, self._is_frozen)
+        claimed_iter = iter(claimed)
+        next_claim = next(claimed_iter, None)
+        for match in iter_words(text):
+            start, end = match.span()
+            while next_claim is not None and next_claim[1] <= start:
+                next_claim = next(claimed_iter, None)
+            if next_claim is not None and next_claim[0] < end:
+                continue  # part of a hyphenation repair already made
+            token = match.group()
+            if token.casefold() in self.protected:
+                continue
+            right = self._table_lookup(token)
+            if right is not None:
+                if right != token:
+                    edits.append(Edit(STAGE, "table", start, token, right, 1.0))
+                continue
+            if model is not None:
+                edits.extend(model.correct_token(text, match, self._is_frozen))
+        edits.sort(key=lambda e: e.position)
+        if not edits:
+            return text, edits
+        return _apply_sorted(text, edits), edits
+
+    def _is_frozen(self, word: str) -> bool:
+        """Whether the user forbids changing ``word`` (protected or fixed by the table)."""
+        return word.casefold() in self.protected or self._table_lookup(word) is not None
+
+
+def _apply_sorted(text: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits sorted by position (one pass, no copying per edit)."""
+    pieces: list[str] = []
+    cursor = 0
+    for edit in edits:
+        pieces.append(text[cursor : edit.position])
+        pieces.append(edit.after)
+        cursor = edit.position + len(edit.before)
+    pieces.append(text[cursor:])
+    return "".join(pieces)

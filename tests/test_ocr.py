@@ -1,0 +1,121 @@
+"""Tests for the OCR-correction stage (``corpusclean.ocr``)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpusclean.edits import apply_edits
+from corpusclean.ocr import OcrCorrector, count_vocabulary, load_substitutions, transfer_case
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHIPPED_TABLE = ROOT / "data" / "substitutions.tsv"
+
+
+def _check_edits(text: str, fixed: str, edits) -> None:
+    """Every stage result must be replayable from its audit rows."""
+    assert apply_edits(text, edits) == fixed
+    for edit in edits:
+        assert edit.stage == "ocr"
+        assert text[edit.position : edit.position + len(edit.before)] == edit.before
+        assert edit.confidence is not None and 0.0 <= edit.confidence <= 1.0
+
+
+# --- substitution table -------------------------------------------------------
+
+
+def test_load_substitutions_parses_the_shipped_table() -> None:
+    table = load_substitutions(SHIPPED_TABLE)
+    assert table and all(wrong != right for wrong, right in table.items())
+
+
+def test_shipped_table_has_none_of_the_seed_errors() -> None:
+    table = load_substitutions(SHIPPED_TABLE)
+    seed_errors = {"Licbknccht", "Pctrograd", "Schcidcmann", "Radck", "rcpressioas", "Chalidzc", "Nicolacvsky"}
+    assert not {w.lower() for w in seed_errors} & {w.lower() for w in table}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("tbe\tthe\nonly-one-field\n", ":2:"),
+        ("# header\n\ntbe\tthe\tx\n", ":3:"),
+        ("two words\tx\n", ":1:"),
+        ("tbe\t \n", ":1:"),
+        ("tbe\tthe\ntbe\tto\n", ":2:"),
+    ],
+)
+def test_load_substitutions_reports_bad_lines(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "subs.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_substitutions(path)
+
+
+def test_table_applies_whole_words_with_case_and_possessive() -> None:
+    fix = OcrCorrector(substitutions={"tbe": "the", "Radck": "Radek"}, automatic=False)
+    text = "Tbe tbe TBE tbeory, Radck's note; radck."
+    fixed, edits = fix(text)
+    assert fixed == "The the THE tbeory, Radek's note; radck."
+    assert [e.rule for e in edits] == ["table"] * 4
+    _check_edits(text, fixed, edits)
+
+
+def test_protected_word_clash_raises() -> None:
+    with pytest.raises(ValueError, match="both protected"):
+        OcrCorrector(substitutions={"tbe": "the"}, protected_words=["TBE"], automatic=False)
+
+
+def test_min_confidence_range() -> None:
+    with pytest.raises(ValueError):
+        OcrCorrector(min_confidence=1.5, automatic=False)
+
+
+def test_urls_emails_numbers_and_code_untouched_by_table() -> None:
+    fix = OcrCorrector(substitutions={"tbe": "the", "1920": "1921"}, automatic=False)
+    text = "See http://x.org/tbe or tbe@mail.org, my_tbe_var, and 1920 tbe end."
+    fixed, edits = fix(text)
+    # The table may rewrite a number the user listed, never a word inside a URL, address or identifier.
+    assert fixed == "See http://x.org/tbe or tbe@mail.org, my_tbe_var, and 1921 the end."
+    _check_edits(text, fixed, edits)
+
+
+@pytest.mark.parametrize(
+    "source, target, expected",
+    [("LICBKNCCHT", "Liebknecht", "LIEBKNECHT"), ("Radck", "radek", "Radek"), ("tbe", "the", "the"),
+     ("mcdonald", "McDonald", "McDonald"), ("a", "b", "b")],
+)
+def test_transfer_case(source: str, target: str, expected: str) -> None:
+    assert transfer_case(source, target) == expected
+
+
+# --- vocabulary ---------------------------------------------------------------
+
+
+def test_count_vocabulary_is_mergeable_and_splits_run_together_names() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    whole = count_vocabulary(texts)
+    merged = count_vocabulary(texts[:1]) + count_vocabulary(texts[1:])
+    assert whole == merged
+    # "collectionNicolaevsky" in the seed vouches for the right spelling.
+    assert whole["Nicolaevsky"] >= 1
+    assert whole["Trotsky"] > 10 and "Trotsky's" not in whole
+
+
+def test_corrector_pickles() -> None:
+    fix = OcrCorrector(substitutions={"tbe": "the"}, protected_words=["Sklarz"], automatic=False)
+    clone = pickle.loads(pickle.dumps(fix))
+    assert clone("tbe Sklarz") == fix("tbe Sklarz")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(list("tbeTBE hx'’-.,1@/_") + ["tbe", "TBE", " Tbe's "]), max_size=40).map("".join))
+def test_table_edits_replay(text: str) -> None:
+    fix = OcrCorrector(substitutions={"tbe": "the", "hx": "ox"}, automatic=False)
+    fixed, edits = fix(text)
+    _check_edits(text, fixed, edits)
