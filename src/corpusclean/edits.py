@@ -2,12 +2,13 @@
 
 Like ``ftfy.fix_and_explain``, each stage in corpusclean returns the cleaned
 text *and* what it did to it. An :class:`Edit` is one localised change; a
-stage's edits for one paragraph, applied in order to the stage's input, give
-the stage's output (see :func:`apply_edits`).
+stage's edits for one paragraph, replayed in order on the stage's input, give
+the stage's output (see :func:`replay_edits`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -33,7 +34,9 @@ class Edit:
     Attributes:
         stage: The stage that made it (``read``, ``encoding``, ``ocr``, ...).
         rule: What made it: an ftfy fix name, ``table``, a confusion pair...
-        position: Character offset of ``before`` in the text the stage was given.
+        position: Character offset of ``before``: in the text the stage was given
+            for a single pass (see :func:`apply_edits`); in the text as it stands
+            after the preceding edits once in replay order (:func:`sequence_edits`).
         before: The replaced text (may be empty for an insertion).
         after: The replacement (may be empty for a deletion).
         confidence: The stage's confidence in ``[0, 1]``, where it has one.
@@ -48,24 +51,46 @@ class Edit:
 
 
 class TextStage(Protocol):
-    """A cleaning step over one paragraph: returns the new text and its edits."""
+    """A cleaning step over one paragraph: returns the new text and its edits in replay order."""
 
     def __call__(self, text: str) -> tuple[str, list[Edit]]: ...
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Rebuild a stage's output from its input and its edits.
+    """Apply one pass of non-overlapping edits, all positioned in ``text``.
 
-    Edits must not overlap; they are applied right to left so positions stay
-    valid. This is how an audit (or a rejected edit) is replayed.
+    This is the form a single-pass stage (the OCR corrector) returns.
     """
-    out = text
-    for edit in sorted(edits, key=lambda e: e.position, reverse=True):
-        end = edit.position + len(edit.before)
-        if out[edit.position : end] != edit.before:
-            raise ValueError(f"edit {edit!r} does not match the text at {edit.position}")
-        out = out[: edit.position] + edit.after + out[end:]
+    return replay_edits(text, sequence_edits(edits))
+
+
+def sequence_edits(edits: Sequence[Edit]) -> list[Edit]:
+    """Turn one pass of edits positioned in one text into replay order.
+
+    In replay order each edit's position is in the text as it stands after
+    the edits before it, which is what the ``corrections`` table stores: any
+    number of passes then replays in row order.
+    """
+    out: list[Edit] = []
+    shift = 0
+    last_end = -1
+    for edit in sorted(edits, key=lambda e: e.position):
+        if edit.position < last_end:
+            raise ValueError(f"edit {edit!r} overlaps the edit before it")
+        last_end = edit.position + len(edit.before)
+        out.append(dataclasses.replace(edit, position=edit.position + shift))
+        shift += len(edit.after) - len(edit.before)
     return out
+
+
+def replay_edits(text: str, edits: Sequence[Edit]) -> str:
+    """Apply edits in replay order (see :func:`sequence_edits`), checking each one."""
+    for edit in edits:
+        end = edit.position + len(edit.before)
+        if text[edit.position : end] != edit.before:
+            raise ValueError(f"edit {edit!r} does not match the text at {edit.position}")
+        text = text[: edit.position] + edit.after + text[end:]
+    return text
 
 
 def edits_to_table(paragraph_ids: Iterable[str], edits_per_paragraph: Iterable[Sequence[Edit]]) -> pa.Table:

@@ -1,0 +1,153 @@
+"""Repair encoding damage: ftfy, configured deliberately, plus what ftfy misses.
+
+Which ftfy fixes are on, and why (see also the README):
+
+* mojibake repair (``fix_encoding`` and its helpers), HTML entities outside of
+  HTML (``unescape_html="auto"``), terminal escapes, control characters, C1
+  controls, surrogates, line breaks, Latin ligatures (``ﬁ`` is a PDF/OCR
+  artefact) and fullwidth Latin letters: on — they are damage, not content;
+* ``uncurl_quotes``: **off** — typographic quotes and apostrophes are real text
+  that a dataset should keep; deduplication folds them when it compares;
+* normalisation: NFC, not NFKC — NFKC rewrites meaningful characters
+  (superscripts, ``ℓ``, ``½``).
+
+ftfy cannot see mojibake whose lead byte was lost: UTF-8 ``“`` is ``E2 80 9C``,
+read as cp1252 it is ``â€œ``, and scrapers that strip ``â`` leave ``€œ``. We
+rebuild such ``€`` + continuation-character pairs when the result is a General
+Punctuation character, the only block that starts with ``E2 80``.
+
+Every change is an :class:`~corpusclean.edits.Edit` with stage ``encoding``
+and a rule naming the fix (``ftfy:unescape_html``,
+``ftfy:mojibake:sloppy-windows-1252>utf-8``, ``lost-lead-byte``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+import ftfy
+import regex
+
+from corpusclean.edits import Edit, sequence_edits
+
+STAGE = "encoding"
+
+FTFY_CONFIG = ftfy.TextFixerConfig(uncurl_quotes=False, normalization="NFC", explain=True)
+
+# Text that is printable ASCII without '&' cannot need any of the fixes below.
+_MAX_WIDEN = 40
+_MAY_NEED_FIX = regex.compile(r"[^\x09\x0a\x0d\x20-\x25\x27-\x7e]")
+
+
+def _lost_lead_byte_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for byte in range(0x80, 0xC0):
+        try:
+            shown = bytes([byte]).decode("cp1252")
+        except UnicodeDecodeError:
+            continue  # 0x81, 0x8D, 0x8F, 0x90, 0x9D have no cp1252 character and are lost anyway
+        table["€" + shown] = bytes([0xE2, 0x80, byte]).decode("utf-8")
+    return table
+
+
+LOST_LEAD_BYTE = _lost_lead_byte_table()
+# Not after a digit or followed by one: "5€–10€" is a price range, not mojibake.
+_LOST_LEAD_BYTE_RE = regex.compile(
+    r"(?<![\d€])€([" + regex.escape("".join(k[1] for k in LOST_LEAD_BYTE)) + r"])(?!\d)"
+)
+
+
+def fix_lost_lead_byte(text: str) -> tuple[str, list[Edit]]:
+    """Rebuild ``€œ`` → ``“``, ``€¦`` → ``…``, ``€™`` → ``’`` and the rest of that family."""
+    if "€" not in text:
+        return text, []
+    edits: list[Edit] = []
+    parts: list[str] = []
+    pos = 0
+    for match in _LOST_LEAD_BYTE_RE.finditer(text):
+        fixed = LOST_LEAD_BYTE[match.group(0)]
+        edits.append(Edit(STAGE, "lost-lead-byte", match.start(), match.group(0), fixed))
+        parts.append(text[pos : match.start()])
+        parts.append(fixed)
+        pos = match.end()
+    parts.append(text[pos:])
+    return "".join(parts), edits
+
+
+def _plan_steps(explanation: Iterable[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Group ftfy's plan into named steps: an encode…decode pair is one mojibake fix."""
+    steps: list[tuple[str, list[tuple[str, str]]]] = []
+    pending: list[tuple[str, str]] = []
+    for action, name in explanation:
+        if action == "apply" and not pending:
+            steps.append((f"ftfy:{name}", [(action, name)]))
+            continue
+        pending.append((action, name))
+        if action == "decode":
+            encoded = next(n for a, n in pending if a == "encode")
+            steps.append((f"ftfy:mojibake:{encoded}>{name}", pending))
+            pending = []
+    return steps
+
+
+def diff_edits(before: str, after: str, rule: str) -> list[Edit]:
+    """Localised edits that turn ``before`` into ``after``, one per changed word.
+
+    A character diff gives minimal but unreadable edits (``&amp;`` → ``&``
+    would show as deleting ``amp;``), so each change is widened to the
+    non-space run around it, and changes that then touch are merged.
+    """
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    spans: list[list[int]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        # Widening only crosses unchanged characters, which map one to one.
+        left = 0
+        while left < _MAX_WIDEN and i1 - left > 0 and j1 - left > 0 and not before[i1 - left - 1].isspace() \
+                and before[i1 - left - 1] == after[j1 - left - 1]:
+            left += 1
+        right = 0
+        while right < _MAX_WIDEN and i2 + right < len(before) and j2 + right < len(after) \
+                and not before[i2 + right].isspace() and before[i2 + right] == after[j2 + right]:
+            right += 1
+        span = [i1 - left, i2 + right, j1 - left, j2 + right]
+        if spans and span[0] <= spans[-1][1]:
+            spans[-1][1], spans[-1][3] = max(spans[-1][1], span[1]), max(spans[-1][3], span[3])
+        else:
+            spans.append(span)
+    return [Edit(STAGE, rule, i1, before[i1:i2], after[j1:j2]) for i1, i2, j1, j2 in spans]
+
+
+def fix_with_ftfy(text: str) -> tuple[str, list[list[Edit]]]:
+    """Run ftfy; return the text and the edits of each of its steps, in order.
+
+    Each step's edits are positioned in the text as it was before that step.
+    """
+    fixed, explanation = ftfy.fix_and_explain(text, FTFY_CONFIG)
+    if fixed == text:
+        return text, []
+    steps_edits: list[list[Edit]] = []
+    current = text
+    for rule, plan in _plan_steps(explanation or []):
+        following = ftfy.apply_plan(current, plan)
+        steps_edits.append(diff_edits(current, following, rule))
+        current = following
+    if current != fixed:
+        # ftfy's final normalisation is not always part of the plan.
+        steps_edits.append(diff_edits(current, fixed, "ftfy:normalize"))
+    return fixed, steps_edits
+
+
+def repair_encoding(text: str) -> tuple[str, list[Edit]]:
+    """Repair one paragraph's encoding damage; returns the text and every edit.
+
+    Edits are in replay order: :func:`corpusclean.edits.replay_edits` on
+    ``text`` reproduces the output.
+    """
+    if not _MAY_NEED_FIX.search(text):
+        return text, []
+    fixed, steps = fix_with_ftfy(text)
+    fixed, lead_edits = fix_lost_lead_byte(fixed)
+    return fixed, [edit for step in [*steps, lead_edits] for edit in sequence_edits(step)]

@@ -1,0 +1,151 @@
+"""Split a decoded document into paragraphs, keeping each one's exact original text.
+
+A paragraph is a blank-line-separated block. Lines inside a block are joined
+with single spaces (hard wrapping is layout, not content). A block much longer
+than a paragraph (scraped pages often arrive as one huge line) is cut at
+sentence boundaries into pieces of at most ``max_chars``; a single sentence
+longer than that is cut at a space, or, with no space, at ``max_chars``.
+
+Invariant: the ``original_text`` of a document's paragraphs, in order, is the
+document with only whitespace removed between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Iterator
+
+import pyarrow as pa
+import regex
+
+PARAGRAPH_SCHEMA = pa.schema(
+    [
+        pa.field("paragraph_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("paragraph_index", pa.int64(), nullable=False),
+        pa.field("start_offset", pa.int64(), nullable=False),
+        pa.field("end_offset", pa.int64(), nullable=False),
+        pa.field("original_text", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+    ]
+)
+
+_BLANK_LINE = regex.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
+_NON_SPACE_RUN = regex.compile(r"\S+(?:\s+\S+)*")
+_WHITESPACE_RUN = regex.compile(r"\s+")
+# A sentence ends at . ! ? or … (possibly followed by closing quotes/brackets), then whitespace.
+_SENTENCE_END = regex.compile(r"""(?<=[.!?…][\"'”’)\]]*)\s+""")
+
+
+def paragraph_id(source: str, index: int, original_text: str) -> str:
+    """A stable id: the same source, position and text give the same id on every run."""
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(source.encode("utf-8", "surrogatepass"))
+    digest.update(b"\0%d\0" % index)
+    digest.update(original_text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def paragraph_spans(text: str, max_chars: int = 2000) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, end)`` offsets of the paragraphs of ``text``, in order.
+
+    Spans never include leading or trailing whitespace and never overlap.
+    """
+    for block in _blocks(text):
+        start, end = block
+        if end - start <= max_chars:
+            yield start, end
+        else:
+            yield from _split_long(text, start, end, max_chars)
+
+
+def _blocks(text: str) -> Iterator[tuple[int, int]]:
+    pos = 0
+    for sep in _BLANK_LINE.finditer(text):
+        yield from _trimmed(text, pos, sep.start())
+        pos = sep.end()
+    yield from _trimmed(text, pos, len(text))
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    match = _NON_SPACE_RUN.search(text, start, end)
+    if match:
+        # The run pattern is greedy over inner whitespace, so this is the whole trimmed block.
+        yield match.start(), match.end()
+
+
+def _split_long(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:
+    """Greedily pack sentences into pieces of at most ``max_chars``."""
+    piece_start = start
+    last_break: int | None = None  # end of the last sentence that fits in the current piece
+    next_start: int | None = None
+    for sep in _SENTENCE_END.finditer(text, start, end):
+        if sep.start() - piece_start > max_chars:
+            if last_break is not None and next_start is not None:
+                yield piece_start, last_break
+                piece_start = next_start
+                last_break = None
+            if sep.start() - piece_start > max_chars:
+                piece_start = yield from _hard_split(text, piece_start, sep.start(), max_chars)
+        last_break, next_start = sep.start(), sep.end()
+    if end - piece_start > max_chars and last_break is not None and next_start is not None and last_break > piece_start:
+        yield piece_start, last_break
+        piece_start = next_start
+    if end - piece_start > max_chars:
+        piece_start = yield from _hard_split(text, piece_start, end, max_chars)
+    if piece_start < end:
+        yield piece_start, end
+
+
+def _hard_split(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:
+    """Cut ``text[start:end]`` (one over-long sentence) at spaces; returns where the rest starts.
+
+    Yields pieces of at most ``max_chars`` and leaves a remainder of at most
+    ``max_chars`` for the caller, so no piece is lost.
+    """
+    while end - start > max_chars:
+        limit = start + max_chars
+        cut = text.rfind(" ", start + max_chars // 2, limit + 1)
+        if cut <= start:
+            yield start, limit
+            start = limit
+        else:
+            yield start, cut
+            start = cut + 1
+        while start < end and text[start].isspace():
+            start += 1
+    return start
+
+
+def join_lines(block: str) -> str:
+    """Clean text of a block: every whitespace run (line breaks included) becomes one space."""
+    return _WHITESPACE_RUN.sub(" ", block)
+
+
+def segment_document(source: str, text: str, max_chars: int = 2000) -> pa.Table:
+    """Split one document into a paragraphs table in ``PARAGRAPH_SCHEMA``."""
+    ids: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    originals: list[str] = []
+    texts: list[str] = []
+    for index, (start, end) in enumerate(paragraph_spans(text, max_chars)):
+        original = text[start:end]
+        ids.append(paragraph_id(source, index, original))
+        starts.append(start)
+        ends.append(end)
+        originals.append(original)
+        texts.append(join_lines(original))
+    n = len(ids)
+    return pa.table(
+        {
+            "paragraph_id": ids,
+            "source": [source] * n,
+            "paragraph_index": list(range(n)),
+            "start_offset": starts,
+            "end_offset": ends,
+            "original_text": originals,
+            "text": texts,
+        },
+        schema=PARAGRAPH_SCHEMA,
+    )
