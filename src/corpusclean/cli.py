@@ -1,0 +1,162 @@
+"""Command line: parses arguments and calls the Prefect flow; no cleaning logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# No outside network calls: this must be set before Prefect is imported.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+app = typer.Typer(
+    help="corpusclean: clean, repair and deduplicate text corpora, with an audit trail of every edit and removal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """corpusclean: clean, repair and deduplicate text corpora, with an audit trail of every edit and removal."""
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit code 2."""
+
+
+def _load_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"config file not found: {path}") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read config file {path}: {exc}") from exc
+    return dict(data.get("corpusclean", data))
+
+
+def build_settings(
+    paths: list[str] | None, out: str | None, config_file: Path | None, overrides: dict[str, Any]
+) -> tuple[list[str], str, dict[str, Any]]:
+    """Merge defaults < config file < command line; validate; return ``(paths, out, config)``."""
+    from corpusclean.config import CleanConfig, ConfigError
+
+    data = _load_config_file(config_file)
+    file_paths = data.pop("paths", None)
+    file_out = data.pop("out", None)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        config = CleanConfig.from_dict(data)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    final_paths = list(paths or file_paths or ["seeds"])
+    missing = [p for p in final_paths if not Path(p).exists()]
+    if missing:
+        raise UsageError(f"no such file or directory: {', '.join(missing)}")
+    return final_paths, str(out or file_out or "data"), config.to_dict()
+
+
+def summary_table(manifest: dict[str, Any]) -> Table:
+    counts = manifest["counts"]
+    table = Table(title=f"corpusclean run {manifest['run_id'][:8]}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    files = counts["files"]
+    table.add_row("input files", str(files["found"]))
+    for status, n in files.items():
+        if status != "found":
+            table.add_row(f"  {status}", str(n))
+    paragraphs = counts["paragraphs"]
+    table.add_row("paragraphs in", str(paragraphs["in"]))
+    table.add_row("paragraphs kept", str(paragraphs["kept"]))
+    table.add_row("paragraphs removed", str(paragraphs["removed"]))
+    for method, n in paragraphs["removed_by_method"].items():
+        table.add_row(f"  {method}", str(n))
+    for stage, n in counts["edits"]["by_stage"].items():
+        table.add_row(f"edits: {stage}", str(n))
+    return table
+
+
+@app.command()
+def run(
+    paths: Optional[list[str]] = typer.Argument(None, help="Files or directories (recursive) to clean. Default: seeds/."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory. Default: data/."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with the same options (a [corpusclean] table or top level)."),
+    no_encoding: bool = typer.Option(False, "--no-encoding", help="Skip encoding repair."),
+    no_ocr: bool = typer.Option(False, "--no-ocr", help="Skip OCR correction."),
+    no_dedup: bool = typer.Option(False, "--no-dedup", help="Skip deduplication (keep every paragraph)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Jaccard similarity for near duplicates (default 0.8)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes for CPU-bound stages (default 1)."),
+    dask_address: Optional[str] = typer.Option(None, "--dask-address", help="Run shard tasks on this existing Dask cluster (tcp://host:port)."),
+    text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field / Parquet column holding the text (default 'text')."),
+    substitutions: Optional[Path] = typer.Option(None, "--substitutions", help="OCR substitution table (TSV wrong<TAB>right). Default: OUT/substitutions.tsv if present."),
+    max_paragraph_chars: Optional[int] = typer.Option(None, "--max-paragraph-chars", help="Split longer blocks at sentence boundaries (default 2000)."),
+    ocr_min_confidence: Optional[float] = typer.Option(None, "--ocr-min-confidence", help="Only apply automatic OCR fixes at or above this confidence (default 0.9)."),
+) -> None:
+    """Clean PATHs into Parquet datasets under OUT: paragraphs/, duplicates/, corrections/ and manifest.json."""
+    overrides: dict[str, Any] = {
+        "threshold": threshold,
+        "workers": workers,
+        "dask_address": dask_address,
+        "text_field": text_field,
+        "substitutions": str(substitutions) if substitutions else None,
+        "max_paragraph_chars": max_paragraph_chars,
+        "ocr_min_confidence": ocr_min_confidence,
+    }
+    if no_encoding:
+        overrides["encoding"] = False
+    if no_ocr:
+        overrides["ocr"] = False
+    if no_dedup:
+        overrides["dedup"] = False
+    try:
+        final_paths, final_out, settings = build_settings(paths, out, config, overrides)
+    except UsageError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+
+    flow = _flow_for(settings)
+    started = time.perf_counter()
+    try:
+        with console.status(f"cleaning {', '.join(final_paths)} into {final_out} …"):
+            manifest = flow(paths=final_paths, out=final_out, config=settings)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]")
+        raise typer.Exit(130)
+    except Exception as exc:  # the one place that turns any failure into a one-line reason
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        console.print(f"[red]failed:[/red] {type(exc).__name__}: {reason}")
+        raise typer.Exit(1)
+    Console().print(summary_table(manifest))
+    console.print(f"wrote {final_out}/ in {time.perf_counter() - started:.1f} s")
+
+
+def _flow_for(settings: dict[str, Any]):
+    from flows.clean_corpus import clean_corpus
+
+    address = settings.get("dask_address")
+    if not address:
+        return clean_corpus
+    from prefect_dask import DaskTaskRunner
+
+    return clean_corpus.with_options(task_runner=DaskTaskRunner(address=address))
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,417 @@
+"""The cleaning pipeline as plain functions: what each Prefect task calls.
+
+The flow in ``flows/clean_corpus.py`` only orders these calls. Each step takes
+and returns Arrow tables (or small picklable records), so it runs the same in
+a test, in a worker process, on a Dask worker, or inside a Prefect task.
+
+Steps: :func:`prepare_shard` (read → segment → repair encoding, and count the
+vocabulary for OCR) runs per shard of files; :func:`correct_shard` (OCR) runs
+per shard once the whole run's vocabulary is known; :func:`deduplicate_all`
+runs once over every paragraph; :func:`assemble_outputs` builds the tables the
+output contract names.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpusclean.config import CleanConfig
+from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
+from corpusclean.encoding import repair_encoding
+from corpusclean.read import FileReport, InputFile, read_input
+from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+SHARD_TARGET_BYTES = 16 << 20
+"""Files are grouped into shards of about this size: large enough that a worker's start-up is amortised."""
+
+
+@dataclass
+class PreparedShard:
+    """Paragraphs of one shard after read, segment and encoding repair."""
+
+    paragraphs: pa.Table
+    edits: pa.Table
+    reports: list[FileReport]
+    vocabulary: collections.Counter[str] = field(default_factory=collections.Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def plan_shards(files: Sequence[InputFile], workers: int, target_bytes: int = SHARD_TARGET_BYTES) -> list[list[InputFile]]:
+    """Group files into shards of about ``target_bytes`` (smaller when that leaves workers idle).
+
+    Deterministic: the same files give the same shards in the same order.
+    """
+    sizes = [_size(f.path) for f in files]
+    total = sum(sizes)
+    if workers > 1:
+        target_bytes = max(1 << 20, min(target_bytes, total // (workers * 2) or 1))
+    shards: list[list[InputFile]] = []
+    current: list[InputFile] = []
+    current_bytes = 0
+    for item, size in zip(files, sizes):
+        if current and current_bytes + size > target_bytes:
+            shards.append(current)
+            current, current_bytes = [], 0
+        current.append(item)
+        current_bytes += size
+    if current:
+        shards.append(current)
+    return shards
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def map_shards(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``[function(i) for i in items]``, over a process pool when that can pay off.
+
+    A pool inside one task over coarse shards beats a task per shard on a
+    small machine (a Prefect task costs ~0.1 s and a worker seconds to start).
+    ``forkserver`` rather than ``fork``: the caller may be a threaded Prefect worker.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
+        return list(pool.map(function, items))
+
+
+def _timed(seconds: dict[str, float], name: str, start: float) -> float:
+    now = time.perf_counter()
+    seconds[name] = seconds.get(name, 0.0) + now - start
+    return now
+
+
+def prepare_shard(files: Sequence[InputFile], config: CleanConfig) -> PreparedShard:
+    """Read, segment and repair the encoding of a shard of files.
+
+    Undecodable bytes are recorded as ``read`` edits of the paragraph that
+    holds them (``position`` is then the offset in ``original_text`` and
+    ``before`` the bytes in hex). When OCR is on, the shard's vocabulary is
+    counted after encoding repair, so the corrector sees clean spellings.
+    """
+    seconds: dict[str, float] = {}
+    tables: list[pa.Table] = []
+    read_edits: list[pa.Table] = []
+    reports: list[FileReport] = []
+    for item in files:
+        start = time.perf_counter()
+        document, report = read_input(item, text_field=config.text_field)
+        start = _timed(seconds, "read", start)
+        reports.append(report)
+        if document is None:
+            continue
+        table = segment_document(document.source, document.text, config.max_paragraph_chars)
+        report.paragraphs = table.num_rows
+        tables.append(table)
+        if document.edits:
+            read_edits.append(_attach_document_edits(table, document.edits))
+        _timed(seconds, "segment", start)
+    paragraphs = pa.concat_tables(tables) if tables else PARAGRAPH_SCHEMA.empty_table()
+    edits = [*read_edits]
+    if config.encoding:
+        start = time.perf_counter()
+        paragraphs, encoding_edits = run_text_stage(paragraphs, repair_encoding)
+        edits.append(encoding_edits)
+        _timed(seconds, "encoding", start)
+    vocabulary: collections.Counter[str] = collections.Counter()
+    if config.ocr:
+        from corpusclean.ocr import count_vocabulary
+
+        start = time.perf_counter()
+        vocabulary = count_vocabulary(paragraphs.column("text").to_pylist())
+        _timed(seconds, "vocabulary", start)
+    return PreparedShard(paragraphs, concat_edits(edits), reports, vocabulary, seconds)
+
+
+def _attach_document_edits(paragraphs: pa.Table, edits: Sequence[Edit]) -> pa.Table:
+    starts = paragraphs.column("start_offset").to_pylist()
+    ends = paragraphs.column("end_offset").to_pylist()
+    ids = paragraphs.column("paragraph_id").to_pylist()
+    per_paragraph: dict[str, list[Edit]] = collections.defaultdict(list)
+    row = 0
+    for edit in sorted(edits, key=lambda e: e.position):
+        while row < len(starts) and ends[row] <= edit.position:
+            row += 1
+        if row < len(starts) and starts[row] <= edit.position:
+            per_paragraph[ids[row]].append(
+                Edit(edit.stage, edit.rule, edit.position - starts[row], edit.before, edit.after, edit.confidence)
+            )
+    keys = list(per_paragraph)
+    return edits_to_table(keys, [per_paragraph[k] for k in keys])
+
+
+def concat_edits(tables: Iterable[pa.Table]) -> pa.Table:
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables) if tables else EDIT_SCHEMA.empty_table()
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """What a worker needs to build the OCR corrector (picklable, built once per shard)."""
+
+    language: str
+    substitutions: dict[str, str]
+    protected_words: tuple[str, ...]
+    min_confidence: float
+    vocabulary: dict[str, int] | None
+
+
+def ocr_settings(config: CleanConfig, vocabulary: collections.Counter[str], substitutions_path: Path | None) -> OcrSettings:
+    from corpusclean.ocr import load_substitutions
+
+    table = load_substitutions(substitutions_path) if substitutions_path else {}
+    return OcrSettings(
+        language=config.language,
+        substitutions=table,
+        protected_words=config.protected_words,
+        min_confidence=config.ocr_min_confidence,
+        vocabulary=dict(vocabulary),
+    )
+
+
+def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table, pa.Table]:
+    """Fix OCR errors in a shard's paragraphs; returns the table and the ``ocr`` edits."""
+    from corpusclean.ocr import OcrCorrector
+
+    corrector = OcrCorrector(
+        language=settings.language,
+        substitutions=settings.substitutions,
+        protected_words=settings.protected_words,
+        min_confidence=settings.min_confidence,
+        corpus_vocabulary=settings.vocabulary,
+    )
+
+    def stage(text: str) -> tuple[str, list[Edit]]:
+        fixed, edits = corrector(text)
+        return fixed, sequence_edits(edits)
+
+    return run_text_stage(paragraphs, stage)
+
+
+def resolve_substitutions(config: CleanConfig, out_dir: Path) -> Path | None:
+    """The substitution table to use: the config's, else ``OUT/substitutions.tsv`` if present."""
+    if config.substitutions:
+        path = Path(config.substitutions)
+        if not path.is_file():
+            raise FileNotFoundError(f"substitution table not found: {path}")
+        return path
+    default = out_dir / "substitutions.tsv"
+    return default if default.is_file() else None
+
+
+# --- output assembly -------------------------------------------------------------------------
+
+DEDUP_COLUMNS = {
+    "cluster_id": pa.string(),
+    "duplicates_removed": pa.int64(),
+}
+DUPLICATE_COLUMNS = {
+    "cluster_id": pa.string(),
+    "kept_paragraph_id": pa.string(),
+    "method": pa.string(),
+    "similarity": pa.float64(),
+    "estimated_similarity": pa.float64(),
+}
+
+
+def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
+    """Add ``word_count``, ``char_count`` and ``edit_count`` columns."""
+    text = paragraphs.column("text")
+    words = pc.list_value_length(pc.utf8_split_whitespace(text))
+    chars = pc.utf8_length(text)
+    counts = edits.group_by("paragraph_id").aggregate([("paragraph_id", "count")])
+    count_of = dict(zip(counts.column("paragraph_id").to_pylist(), counts.column("paragraph_id_count").to_pylist()))
+    edit_count = pa.array([count_of.get(pid, 0) for pid in paragraphs.column("paragraph_id").to_pylist()], pa.int64())
+    return (
+        paragraphs.append_column("word_count", pc.cast(words, pa.int64()))
+        .append_column("char_count", pc.cast(chars, pa.int64()))
+        .append_column("edit_count", edit_count)
+    )
+
+
+def no_dedup(paragraphs: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Outputs when deduplication is off: everything kept, nothing removed."""
+    n = paragraphs.num_rows
+    kept = paragraphs.append_column("cluster_id", pa.nulls(n, pa.string())).append_column(
+        "duplicates_removed", pa.array([0] * n, pa.int64())
+    )
+    duplicates = paragraphs.schema
+    for name, dtype in DUPLICATE_COLUMNS.items():
+        duplicates = duplicates.append(pa.field(name, dtype))
+    return kept, duplicates.empty_table()
+
+
+def deduplicate_all(paragraphs: pa.Table, config: CleanConfig) -> tuple[pa.Table, pa.Table]:
+    """Near-duplicate removal over every paragraph of the run; returns ``(kept, duplicates)``."""
+    if not config.dedup:
+        return no_dedup(paragraphs)
+    from corpusclean.dedup import deduplicate
+
+    result = deduplicate(
+        paragraphs,
+        threshold=config.threshold,
+        containment_threshold=config.containment_threshold,
+        num_perm=config.num_perm,
+        shingle_size=config.shingle_size,
+        seed=config.seed,
+        workers=config.workers,
+    )
+    return result.kept, result.duplicates
+
+
+def sort_paragraphs(table: pa.Table) -> pa.Table:
+    return table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")])
+
+
+def assemble_corrections(edits: pa.Table) -> pa.Table:
+    """Order edits by paragraph, keeping stage order, and number them (``edit_index``)."""
+    if edits.num_rows == 0:
+        return edits.append_column("edit_index", pa.array([], pa.int64()))
+    order = pa.array(range(edits.num_rows), pa.int64())
+    edits = edits.append_column("_order", order).sort_by([("paragraph_id", "ascending"), ("_order", "ascending")])
+    ids = edits.column("paragraph_id").to_pylist()
+    index: list[int] = []
+    previous = None
+    counter = 0
+    for pid in ids:
+        counter = counter + 1 if pid == previous else 0
+        previous = pid
+        index.append(counter)
+    return edits.drop_columns(["_order"]).append_column("edit_index", pa.array(index, pa.int64()))
+
+
+def counts(reports: Sequence[FileReport], kept: pa.Table, duplicates: pa.Table, corrections: pa.Table) -> dict[str, Any]:
+    """The manifest's counts: files, paragraphs in/kept/removed by method, edits by stage and rule."""
+    methods = collections.Counter(duplicates.column("method").to_pylist())
+    stages = collections.Counter(corrections.column("stage").to_pylist())
+    rules = collections.Counter(
+        f"{s}:{r}" for s, r in zip(corrections.column("stage").to_pylist(), corrections.column("rule").to_pylist())
+    )
+    statuses = collections.Counter(r.status for r in reports)
+    return {
+        "files": {"found": len(reports), **dict(sorted(statuses.items()))},
+        "paragraphs": {
+            "in": kept.num_rows + duplicates.num_rows,
+            "kept": kept.num_rows,
+            "removed": duplicates.num_rows,
+            "removed_by_method": dict(sorted(methods.items())),
+        },
+        "edits": {"total": corrections.num_rows, "by_stage": dict(sorted(stages.items())), "by_rule": dict(sorted(rules.items()))},
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    import platform
+
+    out = {"python": platform.python_version()}
+    for package in ("corpusclean", "prefect", "datasketch", "ftfy", "pyarrow", "numpy", "regex", "wordfreq", "charset-normalizer"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+# --- shard jobs that persist their results as Arrow IPC files ----------------------------------
+# Tasks exchange paths, not tables: Prefect hashes task arguments, and a Dask
+# worker on another process only needs a path on a shared file system.
+
+
+def save_table(table: pa.Table, path: Path) -> Path:
+    import pyarrow.feather as feather
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    feather.write_feather(table, tmp, compression="uncompressed")
+    os.replace(tmp, path)
+    return path
+
+
+def load_table(path: str | Path) -> pa.Table:
+    import pyarrow.feather as feather
+
+    return feather.read_table(path, memory_map=True)
+
+
+@dataclass(frozen=True)
+class PrepareJob:
+    number: int
+    files: tuple[InputFile, ...]
+    config: CleanConfig
+    work_dir: Path
+
+
+@dataclass
+class PreparedFiles:
+    """Where a prepared shard was saved, and the small results that travel back."""
+
+    number: int
+    paragraphs: Path
+    edits: Path
+    reports: list[FileReport]
+    vocabulary: collections.Counter[str]
+    seconds: dict[str, float]
+    rows: int
+
+
+def prepare_job(job: PrepareJob) -> PreparedFiles:
+    shard = prepare_shard(job.files, job.config)
+    base = job.work_dir / f"shard-{job.number:05d}"
+    return PreparedFiles(
+        job.number,
+        save_table(shard.paragraphs, base / "prepared.arrow"),
+        save_table(shard.edits, base / "edits-prepare.arrow"),
+        shard.reports,
+        shard.vocabulary,
+        shard.seconds,
+        shard.paragraphs.num_rows,
+    )
+
+
+@dataclass(frozen=True)
+class CorrectJob:
+    prepared: PreparedFiles
+    settings: OcrSettings
+
+
+@dataclass
+class CorrectedFiles:
+    number: int
+    paragraphs: Path
+    edits: Path
+    seconds: float
+
+
+def correct_job(job: CorrectJob) -> CorrectedFiles:
+    start = time.perf_counter()
+    paragraphs, edits = correct_shard(load_table(job.prepared.paragraphs), job.settings)
+    base = job.prepared.paragraphs.parent
+    return CorrectedFiles(
+        job.prepared.number,
+        save_table(paragraphs, base / "corrected.arrow"),
+        save_table(edits, base / "edits-ocr.arrow"),
+        time.perf_counter() - start,
+    )
