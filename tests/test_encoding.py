@@ -1,0 +1,62 @@
+from hypothesis import given, settings, strategies as st
+
+from corpusclean.edits import replay_edits
+from corpusclean.encoding import LOST_LEAD_BYTE, diff_edits, fix_lost_lead_byte, repair_encoding
+from conftest import SEED_000, SEED_003
+
+
+def test_lost_lead_byte_in_seed_003():
+    text = SEED_003.read_text(encoding="utf-8")
+    assert "€œInfected”" in text
+    fixed, edits = repair_encoding(text)
+    assert "“Infected”" in fixed and "€" not in fixed
+    assert {(e.before, e.after, e.rule) for e in edits} >= {("€œ", "“", "lost-lead-byte"), ("€¦", "…", "lost-lead-byte")}
+    assert replay_edits(text, edits) == fixed
+
+
+def test_lost_lead_byte_table_is_general_punctuation():
+    assert LOST_LEAD_BYTE["€™"] == "’" and LOST_LEAD_BYTE["€œ"] == "“" and LOST_LEAD_BYTE["€¦"] == "…"
+    assert all(0x2000 <= ord(v) <= 0x203F for v in LOST_LEAD_BYTE.values())
+
+
+def test_euro_prices_are_not_mojibake():
+    for text in ("5€–10€", "€100", "costs 20€"):
+        assert fix_lost_lead_byte(text) == (text, [])
+
+
+def test_full_mojibake_entities_and_controls_are_explained():
+    text = "He said â€œInfectedâ€\x9d in the cafÃ© &amp; left\x00."
+    fixed, edits = repair_encoding(text)
+    assert fixed == "He said “Infected” in the café & left."
+    rules = {e.rule for e in edits}
+    assert "ftfy:unescape_html" in rules and any(r.startswith("ftfy:mojibake") for r in rules)
+    assert replay_edits(text, edits) == fixed
+    assert any(e.before == "&amp;" and e.after == "&" for e in edits)
+
+
+def test_typographic_quotes_are_kept():
+    text = "“Quoted” and it’s fine"
+    assert repair_encoding(text) == (text, [])
+
+
+def test_clean_seed_000_is_untouched():
+    text = SEED_000.read_text(encoding="utf-8")
+    fixed, edits = repair_encoding(text)
+    assert fixed == text and edits == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=120))
+def test_repair_is_replayable_and_idempotent(text):
+    fixed, edits = repair_encoding(text)
+    assert replay_edits(text, edits) == fixed
+    again, more = repair_encoding(fixed)
+    assert again == fixed and more == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_diff_edits_replay(a, b):
+    from corpusclean.edits import sequence_edits
+
+    assert replay_edits(a, sequence_edits(diff_edits(a, b, "x"))) == b

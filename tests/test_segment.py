@@ -1,0 +1,71 @@
+import regex
+from hypothesis import given, settings, strategies as st
+
+from corpusclean.segment import PARAGRAPH_SCHEMA, join_lines, paragraph_spans, segment_document
+from conftest import SEED_000, SEED_003
+
+_SPACE = regex.compile(r"\s+")
+
+
+def _without_space(text: str) -> str:
+    return _SPACE.sub("", text)
+
+
+def test_blank_line_blocks_and_hard_wraps():
+    text = "Title\n\nFirst line\nwrapped here.\n  \n\n\tSecond para.\n"
+    table = segment_document("x.txt", text)
+    assert table.schema == PARAGRAPH_SCHEMA
+    assert table.column("text").to_pylist() == ["Title", "First line wrapped here.", "Second para."]
+    for start, end, original in zip(*(table.column(c).to_pylist() for c in ("start_offset", "end_offset", "original_text"))):
+        assert text[start:end] == original
+
+
+def test_seed_003_single_line_is_split_at_sentences():
+    text = SEED_003.read_text(encoding="utf-8")
+    table = segment_document(SEED_003.name, text, max_chars=2000)
+    lengths = [len(t) for t in table.column("original_text").to_pylist()]
+    assert len(lengths) > 5 and max(lengths) <= 2000
+    # pieces end at sentence ends, not mid-word
+    assert all(regex.search(r"[.!?…][\"'”’)\]]*$", t) for t in table.column("original_text").to_pylist()[:-1])
+
+
+def test_seed_ids_are_stable_and_unique():
+    text = SEED_000.read_text(encoding="utf-8")
+    a = segment_document(SEED_000.name, text)
+    b = segment_document(SEED_000.name, text)
+    ids = a.column("paragraph_id").to_pylist()
+    assert ids == b.column("paragraph_id").to_pylist()
+    assert len(set(ids)) == len(ids)
+
+
+def test_sentence_longer_than_limit_is_cut_without_loss():
+    text = "word " * 1000 + "x" * 5000
+    spans = list(paragraph_spans(text, max_chars=300))
+    assert all(end - start <= 300 for start, end in spans)
+    assert _without_space("".join(text[s:e] for s, e in spans)) == _without_space(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80),
+            st.sampled_from(["\n\n", ". ", "! ", "\n", "  ", "… ", "?” "]),
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=200, max_value=600),
+)
+def test_conservation_spans_cover_all_non_space(parts, max_chars):
+    text = "".join(parts)
+    spans = list(paragraph_spans(text, max_chars))
+    assert all(0 <= s < e <= len(text) for s, e in spans)
+    assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))
+    assert all(e - s <= max_chars for s, e in spans)
+    assert _without_space("".join(text[s:e] for s, e in spans)) == _without_space(text)
+    assert all(not text[s].isspace() and not text[e - 1].isspace() for s, e in spans)
+
+
+@given(st.text(max_size=200))
+def test_join_lines_is_idempotent(text):
+    assert join_lines(join_lines(text)) == join_lines(text)
