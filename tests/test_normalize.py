@@ -1,0 +1,41 @@
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _seed_paragraphs import seed_paragraphs
+from corpusclean.normalize import normalize_text, tokenize, tokenize_batch
+
+
+def test_folds_case_quotes_punctuation_whitespace_and_compatibility_forms():
+    assert normalize_text("  Stalin AND  Lenin — “relationship”! ") == "stalin and lenin relationship"
+    assert normalize_text("don\u2019t") == normalize_text("don't") == normalize_text("DONT")
+    assert normalize_text("ﬁne Ｔｅｘｔ") == "fine text"
+    assert normalize_text("Straße") == normalize_text("STRASSE")
+    assert normalize_text("well-known\u00a0fact") == "well known fact"
+
+
+def test_keeps_letters_and_numbers_of_any_script():
+    assert tokenize("Ленин и Сталин, 1922 г.") == ["ленин", "и", "сталин", "1922", "г"]
+
+
+def test_batch_matches_reference_on_seed_text():
+    texts = seed_paragraphs().column("text").to_pylist()
+    batch = tokenize_batch(texts)
+    assert len(batch) == len(texts)
+    assert all(batch.tokens(i) == tokenize(t) for i, t in enumerate(texts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.none(), max_size=6))
+def test_batch_matches_reference_on_any_text(texts):
+    batch = tokenize_batch(texts)
+    assert [batch.tokens(i) for i in range(len(texts))] == [tokenize(t or "") for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=60))
+def test_normalisation_is_idempotent(text):
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+    assert normalize_text(unicodedata.normalize("NFD", text.upper())) == normalize_text(unicodedata.normalize("NFD", text).upper())
