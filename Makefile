@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 # No outside network calls from Prefect: there is no internet here and telemetry would only log errors.
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
 .PHONY: run test test-fast bench bench-ocr clean

@@ -45,7 +45,7 @@ def test_outputs_exist_and_are_readable_everywhere(seeds_run):
         n_arrow = ds.dataset(out / name).count_rows()
         assert len(pd.read_parquet(out / name)) == n_arrow
         assert pl.read_parquet(out / name / "*.parquet").height == n_arrow
-        assert duckdb.sql(f"select count(*) from '{out / name}/*.parquet'").fetchone()[0] == n_arrow
+        assert duckdb.sql(f"select count(*) from '{out / name}/*.parquet'").fetchall()[0][0] == n_arrow
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk["run_id"] == manifest["run_id"]
     assert {i["source"] for i in on_disk["inputs"]} == {p.name for p in SEEDS.glob("*.txt")}

@@ -16,6 +16,8 @@ from rich.table import Table
 # No outside network calls: this must be set before Prefect is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The embedded API takes ~10 s to start on an idle 2-core machine; Prefect's 20 s default fails under load.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 app = typer.Typer(
     help="corpusclean: clean, repair and deduplicate text corpora, with an audit trail of every edit and removal.",
