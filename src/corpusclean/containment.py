@@ -11,7 +11,7 @@ found in ``B`` (default 2 of 8) misses a pair with ``c >= 0.9`` with
 probability below 1e-6; all candidates are then verified exactly.
 
 Only the sampled hashes are indexed (the full sets are only *scanned* for
-them with a binary search), so memory stays proportional to the number of
+them, with a hash-set lookup), so memory stays proportional to the number of
 texts. A sampled shingle present in more than ``max_postings`` texts is
 boilerplate and is skipped, bounding the output.
 """
@@ -52,12 +52,8 @@ def candidate_pairs(
     order = np.argsort(sample_hashes, kind="stable")
     query_hashes = sample_hashes[order]
     query_rows = sample_rows[order]
-    distinct = np.unique(query_hashes)
-
     # Every occurrence of a sampled hash in any full set: (hash, row).
-    where = np.searchsorted(distinct, sets.hashes)
-    where[where == len(distinct)] = 0
-    hit = distinct[where] == sets.hashes
+    hit = _member(sets.hashes, np.unique(query_hashes))
     posting_hashes = sets.hashes[hit]
     posting_rows = np.repeat(np.arange(n, dtype=np.int64), sizes)[hit]
     posting_order = np.argsort(posting_hashes, kind="stable")
@@ -71,6 +67,33 @@ def candidate_pairs(
     needed = np.minimum(min_hits, np.diff(sample_offsets))[keys % n]
     keys = keys[hits >= needed]
     return np.stack([keys // n, keys % n], axis=1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _member(values, distinct):  # pragma: no cover - compiled
+    """Boolean mask of ``values`` found in ``distinct`` (open addressing; the
+    hashes are already uniform, so their low bits index the table)."""
+    size = 1
+    while size < 2 * distinct.size + 2:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.zeros(size, dtype=np.uint64)
+    used = np.zeros(size, dtype=np.bool_)
+    for value in distinct:
+        slot = value & mask
+        while used[slot] and table[slot] != value:
+            slot = (slot + np.uint64(1)) & mask
+        table[slot] = value
+        used[slot] = True
+    out = np.zeros(values.size, dtype=np.bool_)
+    for i in range(values.size):
+        slot = values[i] & mask
+        while used[slot]:
+            if table[slot] == values[i]:
+                out[i] = True
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -123,7 +123,7 @@ def featurize(texts: pa.Array, *, num_perm: int, seed: int, shingle_size: int) -
 def sequence_keys(tokens: TokenBatch) -> np.ndarray:
     """``uint64[n, 2]``: a 128-bit hash of each text's normalised token sequence."""
     out = np.empty((len(tokens), 2), dtype=np.uint64)
-    _sequence_keys(tokens.offsets, tokens.hashes(), out)
+    _sequence_keys(tokens.offsets, tokens.hashes, out)
     return out
 
 

@@ -13,7 +13,7 @@ The input hash of a shingle is :func:`shingle_hashfunc`, so::
     assert (m.hashvalues == batch_signatures([text])[0]).all()
 
 Speed comes from batching, not from changing the maths: tokens are hashed
-once per vocabulary entry, shingle hashes are built vectorised from token
+while one compiled pass scans the bytes, shingle hashes are built vectorised from token
 hashes, and one compiled kernel applies the permutations to all shingles of
 all texts.
 """

@@ -11,20 +11,17 @@ Deduplication never writes this form; it only compares it. A paragraph's
    combining marks (punctuation, double quotes, dashes, whitespace).
 
 :func:`tokenize` is the reference definition, one string at a time.
-:func:`tokenize_batch` computes the same tokens for many texts at once: Arrow
-splits on whitespace in C++, and the Python reference runs only once per
-*distinct* whitespace-separated chunk, which is a small fraction of the
-chunks in real text. Because whitespace is itself a separator in step 4,
-tokenising chunk by chunk gives the same tokens as tokenising the whole text.
+:func:`tokenize_batch` computes the same tokens, as 64-bit
+:func:`token_hash` values, for many texts at once (see its docstring).
 """
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,9 +31,6 @@ from corpusclean.parallel import as_text_array
 
 _QUOTES = regex.compile(r"['\u2018\u2019\u201a\u201b\u02bc\u02bb\u0060\u00b4\u2032]")
 _SEPARATORS = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
-# Chunks made only of these characters tokenise to themselves after ASCII
-# lowercasing, so the batch path can skip the Python reference for them.
-_PLAIN_ASCII = r"^[A-Za-z0-9]+$"
 
 
 def tokenize(text: str) -> list[str]:
@@ -50,26 +44,41 @@ def normalize_text(text: str) -> str:
     return " ".join(tokenize(text))
 
 
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK64 = (1 << 64) - 1
+
+
 def token_hash(token: str) -> int:
-    """A deterministic 64-bit hash of one normalised token (BLAKE2b, 8 bytes)."""
-    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
+    """Deterministic 64-bit hash of one normalised token.
+
+    FNV-1a over the token's UTF-8 bytes, then the MurmurHash3 64-bit finaliser
+    of that xor the byte length. Chosen because the batch tokenizer computes
+    it byte by byte while it scans the text.
+    """
+    data = token.encode("utf-8")
+    h = _FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK64
+    h ^= len(data)
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _MASK64
+    return h ^ (h >> 33)
 
 
 @dataclass(frozen=True)
 class TokenBatch:
-    """Normalised tokens of many texts, as arrays.
+    """The normalised tokens of many texts, as hashes.
 
     Attributes:
-        offsets: ``int64[n + 1]``; text ``i`` owns ``token_ids[offsets[i]:offsets[i + 1]]``.
-        token_ids: ``int64`` indices into ``vocabulary``.
-        vocabulary: The distinct normalised tokens, in first-seen order.
-        vocabulary_hashes: ``uint64`` :func:`token_hash` of each vocabulary entry.
+        offsets: ``int64[n + 1]``; text ``i`` owns ``hashes[offsets[i]:offsets[i + 1]]``.
+        hashes: ``uint64`` :func:`token_hash` of every token, in text order.
     """
 
     offsets: np.ndarray
-    token_ids: np.ndarray
-    vocabulary: list[str]
-    vocabulary_hashes: np.ndarray
+    hashes: np.ndarray
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -78,56 +87,126 @@ class TokenBatch:
         """Number of tokens of each text."""
         return np.diff(self.offsets)
 
-    def hashes(self) -> np.ndarray:
-        """``uint64`` token hash of every token, aligned with ``token_ids``."""
-        return self.vocabulary_hashes[self.token_ids]
-
-    def tokens(self, i: int) -> list[str]:
-        """The normalised tokens of text ``i`` (for tests and debugging)."""
-        return [self.vocabulary[t] for t in self.token_ids[self.offsets[i] : self.offsets[i + 1]]]
+    def row(self, i: int) -> np.ndarray:
+        return self.hashes[self.offsets[i] : self.offsets[i + 1]]
 
 
 def tokenize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> TokenBatch:
-    """Tokenise many texts at once; text ``i`` gets exactly ``tokenize(texts[i])``.
+    """Token hashes of many texts; text ``i`` gets ``[token_hash(t) for t in tokenize(texts[i])]``.
 
-    Nulls tokenise as the empty string.
+    One compiled pass over the UTF-8 bytes tokenises and hashes every chunk
+    (run between ASCII whitespace) that is pure ASCII, where NFKC is the
+    identity and casefolding is ASCII lowercasing. A chunk with any non-ASCII
+    byte is handed to :func:`tokenize`, once per distinct chunk. Since ASCII
+    whitespace is a separator for :func:`tokenize` too, chunk-wise and
+    whole-text tokenisation agree. Nulls tokenise as the empty string.
     """
     array = pc.fill_null(as_text_array(texts), "")
-    chunk_lists = pc.utf8_split_whitespace(array)
-    chunk_offsets = chunk_lists.offsets.to_numpy().astype(np.int64)
-    encoded = pc.dictionary_encode(chunk_lists.flatten())
-    occurrences = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    chunk_tokens, chunk_token_offsets, vocabulary = _tokenize_distinct_chunks(encoded.dictionary)
+    n = len(array)
+    if n == 0:
+        return TokenBatch(np.zeros(1, np.int64), np.zeros(0, np.uint64))
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + n + 1)[array.offset :]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    items, chunk_lengths, text_items = _scan(data, offsets)
+    is_chunk = chunk_lengths > 0
+    if not is_chunk.any():
+        return TokenBatch(text_items, items)
 
-    # Expand each chunk occurrence into its tokens without a Python loop.
-    lengths = np.diff(chunk_token_offsets)[occurrences]
-    ends = np.cumsum(lengths)
-    starts_in_output = ends - lengths
-    positions = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
-    positions += np.repeat(chunk_token_offsets[:-1][occurrences] - starts_in_output, lengths)
-    token_ids = chunk_tokens[positions]
-    offsets = np.concatenate([[0], ends])[chunk_offsets].astype(np.int64)
-    hashes = np.fromiter((token_hash(t) for t in vocabulary), dtype=np.uint64, count=len(vocabulary))
-    return TokenBatch(offsets, token_ids, vocabulary, hashes)
+    # Replace each non-ASCII chunk reference by that chunk's token hashes.
+    chunk_at = np.flatnonzero(is_chunk)
+    raw = data.tobytes()
+    cache: dict[bytes, list[int]] = {}
+    lengths = np.ones(len(items), dtype=np.int64)
+    spliced: list[int] = []
+    for position in chunk_at:
+        start = int(items[position])
+        chunk = raw[start : start + int(chunk_lengths[position])]
+        hashes = cache.get(chunk)
+        if hashes is None:
+            hashes = cache[chunk] = [token_hash(t) for t in tokenize(chunk.decode("utf-8"))]
+        lengths[position] = len(hashes)
+        spliced.extend(hashes)
+    out = np.empty(int(lengths.sum()), dtype=np.uint64)
+    starts = np.cumsum(lengths) - lengths
+    plain = ~is_chunk
+    out[starts[plain]] = items[plain]
+    chunk_starts = np.repeat(starts[chunk_at], lengths[chunk_at]) + _ranks_within(lengths[chunk_at])
+    out[chunk_starts] = np.asarray(spliced, dtype=np.uint64)
+    token_offsets = np.concatenate([[0], np.cumsum(lengths)])[text_items]
+    return TokenBatch(token_offsets.astype(np.int64), out)
 
 
-def _tokenize_distinct_chunks(chunks: pa.Array) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Tokenise each distinct whitespace chunk once.
+def _ranks_within(lengths: np.ndarray) -> np.ndarray:
+    """``[0..l0-1, 0..l1-1, ...]`` for run lengths ``l``."""
+    total = int(lengths.sum())
+    return np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
-    Returns the concatenated token ids, the per-chunk offsets into them and the
-    vocabulary those ids index.
+
+@numba.njit(cache=True, nogil=True)
+def _fmix64(h):  # pragma: no cover - compiled
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_space(byte):  # pragma: no cover - compiled
+    return byte == 32 or (9 <= byte <= 13)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(data, offsets):  # pragma: no cover - compiled
+    """Tokenise ASCII chunks; emit a reference to each other chunk.
+
+    Returns the items (a token hash, or a chunk's start byte), the chunk
+    byte lengths (0 for a token hash) and each text's first item (``int64[n + 1]``).
     """
-    plain = pc.match_substring_regex(chunks, _PLAIN_ASCII).to_numpy(zero_copy_only=False)
-    lowered = pc.ascii_lower(chunks).to_pylist()
-    raw = chunks.to_pylist()
-    vocabulary: dict[str, int] = {}
-    ids: list[int] = []
-    offsets = np.zeros(len(raw) + 1, dtype=np.int64)
-    for i, chunk in enumerate(raw):
-        if plain[i]:
-            ids.append(vocabulary.setdefault(lowered[i], len(vocabulary)))
-        else:
-            for token in tokenize(chunk):
-                ids.append(vocabulary.setdefault(token, len(vocabulary)))
-        offsets[i + 1] = len(ids)
-    return np.asarray(ids, dtype=np.int64), offsets, list(vocabulary)
+    n = offsets.size - 1
+    capacity = (offsets[n] - offsets[0] + n) // 2 + 1
+    items = np.empty(capacity, dtype=np.uint64)
+    chunk_lengths = np.zeros(capacity, dtype=np.int64)
+    text_items = np.empty(n + 1, dtype=np.int64)
+    k = 0
+    fnv_offset = np.uint64(0xCBF29CE484222325)
+    fnv_prime = np.uint64(0x100000001B3)
+    for t in range(n):
+        text_items[t] = k
+        i = offsets[t]
+        end = offsets[t + 1]
+        while i < end:
+            if _is_space(data[i]):
+                i += 1
+                continue
+            j = i
+            ascii_only = True
+            while j < end and not _is_space(data[j]):
+                if data[j] >= 128:
+                    ascii_only = False
+                j += 1
+            if not ascii_only:
+                items[k] = np.uint64(i)
+                chunk_lengths[k] = j - i
+                k += 1
+            else:
+                h = fnv_offset
+                length = 0
+                for m in range(i, j + 1):
+                    byte = data[m] if m < j else 32
+                    if 65 <= byte <= 90:
+                        byte += 32
+                    if (97 <= byte <= 122) or (48 <= byte <= 57):
+                        h = (h ^ np.uint64(byte)) * fnv_prime
+                        length += 1
+                    elif byte == 39 or byte == 96:
+                        continue  # apostrophes are deleted, not separators
+                    elif length > 0:
+                        items[k] = _fmix64(h ^ np.uint64(length))
+                        k += 1
+                        h = fnv_offset
+                        length = 0
+            i = j
+    text_items[n] = k
+    return items[:k].copy(), chunk_lengths[:k].copy(), text_items

@@ -136,7 +136,7 @@ def window_hashes(tokens: TokenBatch, size: int) -> tuple[np.ndarray, np.ndarray
     """
     if size < 1:
         raise ValueError(f"shingle size must be at least 1, got {size}")
-    token_hashes = tokens.hashes()
+    token_hashes = tokens.hashes
     counts = np.maximum(tokens.counts() - (size - 1), 0)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     total_windows = max(len(token_hashes) - size + 1, 0)
