@@ -1,0 +1,256 @@
+"""OCR-correction benchmark: ``make bench-ocr``.
+
+For each dev set in ``shared/ocr-bench`` (ICDAR 2017 English, eval part of the
+file split; BLN600 train; Gutenberg–HathiTrust dev) runs corpusclean's OCR
+stage with an empty substitution table and the set's own vocabulary (counted
+over all its OCR text first, as the pipeline does), and symspellpy as the
+off-the-shelf baseline, and prints:
+
+* CER before and after (character edit distance / gold length),
+* the relative improvement (the ICDAR 2017 metric; positive is better),
+* token precision (changed tokens that now equal the gold token) and recall
+  (wrong OCR tokens, gold a word, that were fixed), over tokens that align
+  one-to-one with the gold text,
+* throughput of the correction step in MB/s (one core; the machine may be
+  shared, so it is noisy).
+
+Sets larger than ``--max-chars`` are sampled deterministically (every k-th
+pair). symspellpy runs in its own venv, ``bench/.venv-ocr``, made here on
+first use, so it never enters the product's lock file.
+
+Usage: .venv/bin/python bench/ocr_bench.py [--max-chars N] [--no-baseline] [--min-confidence X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import difflib
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numba
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from ocr_data import Pair, bln600_pairs, ght_pairs, icdar_pairs  # noqa: E402
+
+from corpusclean.edits import Edit  # noqa: E402
+from corpusclean.ocr import OcrCorrector, count_vocabulary  # noqa: E402
+
+BASELINE_VENV = HERE / ".venv-ocr"
+SYMSPELL_VERSION = "6.10.1"
+PUNCT = "\"'()[]{}.,;:!?-–—«»“”‘’*_"
+
+SETS: dict[str, Callable[[], list[Pair]]] = {
+    "icdar2017-en (eval part)": lambda: icdar_pairs("eval"),
+    "bln600 train": bln600_pairs,
+    "ght dev": ght_pairs,
+}
+
+
+@numba.njit(cache=True)
+def _levenshtein(a: np.ndarray, b: np.ndarray) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = np.arange(len(b) + 1)
+    current = np.empty(len(b) + 1, dtype=previous.dtype)
+    for i in range(1, len(a) + 1):
+        current[0] = i
+        ai = a[i - 1]
+        for j in range(1, len(b) + 1):
+            cost = 0 if ai == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+        previous, current = current, previous
+    return previous[len(b)]
+
+
+def levenshtein(a: str, b: str) -> int:
+    return int(_levenshtein(np.frombuffer(a.encode("utf-32-le"), np.uint32), np.frombuffer(b.encode("utf-32-le"), np.uint32)))
+
+
+def sample(pairs: list[Pair], max_chars: int) -> list[Pair]:
+    total = sum(len(p.ocr) for p in pairs)
+    step = max(1, -(-total // max_chars))
+    return pairs[::step]
+
+
+def _core(token: str) -> str:
+    return token.strip(PUNCT)
+
+
+def gold_alignment(ocr_tokens: Sequence[str], gold_tokens: Sequence[str]) -> dict[int, str]:
+    """OCR token index -> gold token, for tokens that align one to one."""
+    a = [_core(t) for t in ocr_tokens]
+    b = [_core(t) for t in gold_tokens]
+    mapping: dict[int, str] = {}
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            for k in range(i2 - i1):
+                mapping[i1 + k] = gold_tokens[j1 + k]
+    return mapping
+
+
+def token_outputs_from_edits(ocr: str, edits: Sequence[Edit]) -> list[str | None]:
+    """What each whitespace token of ``ocr`` became (``None``: merged with a neighbour)."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", ocr)]
+    outputs: list[str | None] = [ocr[s:e] for s, e in spans]
+    by_token: dict[int, list[Edit]] = collections.defaultdict(list)
+    k = 0
+    for edit in sorted(edits, key=lambda e: e.position):
+        end = edit.position + len(edit.before)
+        while k < len(spans) and spans[k][1] <= edit.position:
+            k += 1
+        if k < len(spans) and end <= spans[k][1]:
+            by_token[k].append(edit)
+        else:  # spans whitespace: a hyphenation join
+            j = k
+            while j < len(spans) and spans[j][0] < end:
+                outputs[j] = None
+                j += 1
+    for index, token_edits in by_token.items():
+        if outputs[index] is None:
+            continue
+        start = spans[index][0]
+        text = ocr[spans[index][0] : spans[index][1]]
+        for edit in sorted(token_edits, key=lambda e: -e.position):
+            rel = edit.position - start
+            text = text[:rel] + edit.after + text[rel + len(edit.before) :]
+        outputs[index] = text
+    return outputs
+
+
+@dataclass
+class Score:
+    chars: int = 0
+    dist_before: int = 0
+    dist_after: int = 0
+    changed: int = 0
+    correct: int = 0
+    errors: int = 0
+    fixed: int = 0
+    unscored_changes: int = 0
+    seconds: float = 0.0
+    nbytes: int = 0
+
+    def add_tokens(self, ocr: str, gold: str, outputs: Sequence[str | None]) -> None:
+        ocr_tokens = ocr.split()
+        mapping = gold_alignment(ocr_tokens, gold.split())
+        for i, (before, after) in enumerate(zip(ocr_tokens, outputs)):
+            changed = after is None or _core(after) != _core(before)
+            target = mapping.get(i)
+            if target is None or after is None:
+                self.unscored_changes += changed
+                continue
+            is_error = _core(before) != _core(target)
+            word_error = is_error and _core(target).isalpha()
+            self.errors += word_error
+            if changed:
+                self.changed += 1
+                if _core(after) == _core(target):
+                    self.correct += 1
+                    self.fixed += word_error
+
+    def row(self, name: str) -> str:
+        before = self.dist_before / max(self.chars, 1)
+        after = self.dist_after / max(self.chars, 1)
+        improvement = 100.0 * (self.dist_before - self.dist_after) / max(self.dist_before, 1)
+        precision = self.correct / self.changed if self.changed else float("nan")
+        recall = self.fixed / self.errors if self.errors else float("nan")
+        speed = self.nbytes / 1e6 / self.seconds if self.seconds else float("nan")
+        return (
+            f"| {name:<34} | {100 * before:6.2f}% | {100 * after:6.2f}% | {improvement:+7.2f}% | "
+            f"{precision:5.3f} | {recall:5.3f} | {self.changed:6d} | {self.unscored_changes:5d} | {speed:7.2f} |"
+        )
+
+
+HEADER = (
+    "| set / system                       | CER in  | CER out | improve  | prec  | rec   | chg'd  | unsc. |  MB/s   |\n"
+    "|------------------------------------|---------|---------|----------|-------|-------|--------|-------|---------|"
+)
+
+
+def run_corpusclean(pairs: list[Pair], min_confidence: float) -> tuple[Score, list[tuple[str, str, str]]]:
+    vocabulary = count_vocabulary(p.ocr for p in pairs)
+    fix = OcrCorrector(corpus_vocabulary=vocabulary, min_confidence=min_confidence)
+    fix("warm up the lexicon")  # model loading is a one-off per process, not throughput
+    score = Score()
+    changes: list[tuple[str, str, str]] = []
+    results = []
+    start = time.perf_counter()
+    for pair in pairs:
+        results.append(fix(pair.ocr))
+    score.seconds = time.perf_counter() - start
+    for pair, (fixed, edits) in zip(pairs, results):
+        score.nbytes += len(pair.ocr.encode("utf-8"))
+        score.chars += len(pair.gold)
+        score.dist_before += levenshtein(pair.ocr, pair.gold)
+        score.dist_after += levenshtein(fixed, pair.gold) if edits else levenshtein(pair.ocr, pair.gold)
+        outputs = token_outputs_from_edits(pair.ocr, edits)
+        score.add_tokens(pair.ocr, pair.gold, outputs)
+        changes.extend((e.before, e.after, e.rule) for e in edits)
+    return score, changes
+
+
+def ensure_baseline_venv() -> Path:
+    python = BASELINE_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run(["python3", "-m", "venv", str(BASELINE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"symspellpy=={SYMSPELL_VERSION}"], check=True)
+    return python
+
+
+def run_symspell(pairs: list[Pair]) -> Score:
+    python = ensure_baseline_venv()
+    proc = subprocess.run(
+        [str(python), str(HERE / "symspell_worker.py")],
+        input=json.dumps([p.ocr for p in pairs]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(proc.stdout)
+    score = Score(seconds=result["seconds"])
+    for pair, fixed in zip(pairs, result["texts"]):
+        score.nbytes += len(pair.ocr.encode("utf-8"))
+        score.chars += len(pair.gold)
+        score.dist_before += levenshtein(pair.ocr, pair.gold)
+        score.dist_after += levenshtein(fixed, pair.gold)
+        score.add_tokens(pair.ocr, pair.gold, fixed.split())
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-chars", type=int, default=600_000, help="sample each set down to about this many OCR characters")
+    parser.add_argument("--min-confidence", type=float, default=0.9)
+    parser.add_argument("--no-baseline", action="store_true", help="skip symspellpy")
+    parser.add_argument("--show-changes", type=int, default=0, help="print this many of each set's changes")
+    parser.add_argument("--sets", nargs="*", default=list(SETS), help="subset of: " + ", ".join(SETS))
+    args = parser.parse_args()
+    print(f"OCR correction benchmark (min_confidence={args.min_confidence}, max {args.max_chars:,} chars a set)")
+    print(HEADER)
+    for name in args.sets:
+        pairs = sample(SETS[name](), args.max_chars)
+        score, changes = run_corpusclean(pairs, args.min_confidence)
+        print(score.row(f"{name}: corpusclean"), flush=True)
+        if not args.no_baseline:
+            print(run_symspell(pairs).row(f"{name}: symspellpy {SYMSPELL_VERSION}"), flush=True)
+        if args.show_changes:
+            for before, after, rule in changes[: args.show_changes]:
+                print(f"    {before!r} -> {after!r}  [{rule}]", file=sys.stderr)
+    print("improve = relative CER improvement (ICDAR 2017); prec/rec over one-to-one aligned tokens; "
+          "unsc. = changed tokens with no one-to-one gold token (line-break joins, merged words)")
+
+
+if __name__ == "__main__":
+    main()

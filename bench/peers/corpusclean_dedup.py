@@ -1,0 +1,45 @@
+"""corpusclean, dedup stage alone: ``corpusclean.dedup.deduplicate`` on the corpus paragraphs.
+
+Runs in the product's virtualenv. Pages are segmented with
+``corpusclean.segment.segment_document`` (the product's own paragraph split),
+then deduplicated in one call; each removed paragraph gives the edge
+``(kept paragraph, removed paragraph)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Report, page_paths, parse_args, write_edges  # noqa: E402
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    report = Report(args)
+    import pyarrow as pa
+
+    from corpusclean.dedup import deduplicate
+    from corpusclean.segment import segment_document
+
+    tables = []
+    for path in page_paths(args.pages):
+        source = path.relative_to(args.pages).as_posix()
+        tables.append(segment_document(source, path.read_text(encoding="utf-8")))
+    paragraphs = pa.concat_tables(tables)
+    report.phase("segment")
+    result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers)
+    report.phase("deduplicate")
+    # Rows are in canonical order (sorted pages, paragraph order), so the row number is the ordinal.
+    ordinal = {pid: i for i, pid in enumerate(paragraphs.column("paragraph_id").to_pylist())}
+    removed = result.duplicates.column("paragraph_id").to_pylist()
+    kept = result.duplicates.column("kept_paragraph_id").to_pylist()
+    n = write_edges(args.out, ((ordinal[k], ordinal[r]) for k, r in zip(kept, removed)))
+    report.phase("collect")
+    report.write(edges=n, paragraphs=paragraphs.num_rows)
+
+
+if __name__ == "__main__":
+    main()
