@@ -119,3 +119,117 @@ def test_table_edits_replay(text: str) -> None:
     fix = OcrCorrector(substitutions={"tbe": "the", "hx": "ox"}, automatic=False)
     fixed, edits = fix(text)
     _check_edits(text, fixed, edits)
+
+
+# --- automatic corrector ------------------------------------------------------
+
+
+def _seed_paragraphs() -> list[str]:
+    """The seeds as the pipeline hands them over: paragraphs, hard wraps joined."""
+    return [
+        " ".join(block.split())
+        for path in sorted(SEEDS.glob("*.txt"))
+        for block in path.read_text(encoding="utf-8").split("\n\n")
+        if block.strip()
+    ]
+
+
+@pytest.fixture(scope="module")
+def seed_run() -> tuple[list[str], list[tuple[str, list]]]:
+    """The seeds corrected once, with an empty table (the lexicon loads once per module)."""
+    paragraphs = _seed_paragraphs()
+    fix = OcrCorrector(substitutions={}, corpus_vocabulary=count_vocabulary(paragraphs))
+    return paragraphs, [fix(p) for p in paragraphs]
+
+
+@pytest.fixture(scope="module")
+def corrector() -> OcrCorrector:
+    return OcrCorrector(corpus_vocabulary=count_vocabulary(_seed_paragraphs()))
+
+
+def test_seed_errors_fixed_without_a_table(seed_run) -> None:
+    paragraphs, results = seed_run
+    changes = {(e.before, e.after) for _, edits in results for e in edits}
+    expected = {
+        ("Licbknccht", "Liebknecht"), ("Licbkncchl", "Liebknecht"), ("Pctrograd", "Petrograd"),
+        ("Schcidcmann", "Scheidemann"), ("Radck", "Radek"), ("rcpressioas", "repressions"),
+        ("Iastitutc", "Institute"), ("Rowohll", "Rowohlt"), ("Wilhclm", "Wilhelm"), ("Gcorg", "Georg"),
+        # names no lexicon has, spelled right elsewhere in the run
+        ("Chalidzc", "Chalidze"), ("Dzerzhiaskii", "Dzerzhinskii"),
+    }
+    assert expected <= changes
+    for (text, (fixed, edits)) in zip(paragraphs, results):
+        _check_edits(text, fixed, edits)
+
+
+def test_seed_rare_correct_words_untouched(seed_run) -> None:
+    _, results = seed_run
+    touched = {e.before for _, edits in results for e in edits}
+    rare = {"Tammerfors", "Oktiabria", "Blumkin", "Sklarz", "VChK", "Gorki", "Ordzhonikidze", "politbureau",
+            "Dzerzhinskii", "Chalidze", "Petrograd", "Radek", "Trotsky"}
+    assert not rare & touched
+
+
+def test_every_automatic_edit_is_explained(seed_run) -> None:
+    _, results = seed_run
+    for _, edits in results:
+        for edit in edits:
+            assert edit.rule and edit.confidence is not None and edit.confidence >= 0.9
+
+
+def test_confidence_threshold_trades_recall(corrector: OcrCorrector) -> None:
+    text = "The Pctrograd Soviet and Radck met Licbknccht."
+    strict = OcrCorrector(corpus_vocabulary=corrector.corpus_vocabulary, min_confidence=1.0)
+    assert len(strict(text)[1]) <= len(corrector(text)[1])
+
+
+def test_case_and_possessive_preserved(corrector: OcrCorrector) -> None:
+    fixed, edits = corrector("LICBKNCCHT and Licbknccht's letters reached Pctrograd.")
+    assert fixed == "LIEBKNECHT and Liebknecht's letters reached Petrograd."
+    _check_edits("LICBKNCCHT and Licbknccht's letters reached Pctrograd.", fixed, edits)
+
+
+def test_protected_words_beat_the_corrector() -> None:
+    fix = OcrCorrector(protected_words=["Pctrograd"])
+    assert fix("in Pctrograd")[0] == "in Pctrograd"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("the revolu- tionary army", "the revolutionary army"),
+        ("the revolu-\ntionary army", "the revolutionary army"),
+        ("on the twenty- seventh day, twenty- seven men", "on the twenty-seventh day, twenty-seven men"),
+        ("pre- and post-war", "pre- and post-war"),
+    ],
+)
+def test_line_break_hyphenation(corrector: OcrCorrector, text: str, expected: str) -> None:
+    fixed, edits = corrector(text)
+    assert fixed == expected
+    _check_edits(text, fixed, edits)
+
+
+def test_numbers_urls_and_code_untouched(corrector: OcrCorrector) -> None:
+    text = "In 1917 see http://pctrograd.ru/licbknccht, mail radck@pctrograd.org, call pctrograd_id(3) or 2nd Radck."
+    fixed, edits = corrector(text)
+    assert fixed == text.replace("2nd Radck", "2nd Radek")
+    _check_edits(text, fixed, edits)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["Licbknccht", "LICBKNCCHT", "Pctrograd's", "revolu-", " tionary", "twenty-", "1917", "tbe", "Radck",
+             "Sklarz", "http://x.org/tbe", " ", "  ", "\n", ",", ".", "-", "'", "the", "sec", "rn", "ii"]
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_edits_replay_to_the_output(corrector: OcrCorrector, text: str) -> None:
+    fixed, edits = corrector(text)
+    _check_edits(text, fixed, edits)
+    positions = [e.position for e in edits]
+    assert positions == sorted(positions)
+    for a, b in zip(edits, edits[1:]):
+        assert a.position + len(a.before) <= b.position  # never overlapping
