@@ -34,7 +34,8 @@ _BLANK_LINE = regex.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
 _NON_SPACE_RUN = regex.compile(r"\S+(?:\s+\S+)*")
 _WHITESPACE_RUN = regex.compile(r"\s+")
 # A sentence ends at . ! ? or … (possibly followed by closing quotes/brackets), then whitespace.
-_SENTENCE_END = regex.compile(r"""(?<=[.!?…][\"'”’)\]]*)\s+""")
+# (No look-behind: a variable-length one costs seconds to compile in ``regex``.)
+_SENTENCE_END = regex.compile(r"""[.!?…][\"'”’)\]]*(\s+)""")
 
 
 def paragraph_id(source: str, index: int, original_text: str) -> str:
@@ -79,7 +80,8 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> Iterator[tup
     piece_start = start
     last_break: int | None = None  # end of the last sentence that fits in the current piece
     next_start: int | None = None
-    for sep in _SENTENCE_END.finditer(text, start, end):
+    for match in _SENTENCE_END.finditer(text, start, end):
+        sep = _Gap(match.start(1), match.end(1))
         if sep.start() - piece_start > max_chars:
             if last_break is not None and next_start is not None:
                 yield piece_start, last_break
@@ -95,6 +97,21 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> Iterator[tup
         piece_start = yield from _hard_split(text, piece_start, end, max_chars)
     if piece_start < end:
         yield piece_start, end
+
+
+class _Gap:
+    """The whitespace after a sentence end."""
+
+    __slots__ = ("_start", "_end")
+
+    def __init__(self, start: int, end: int) -> None:
+        self._start, self._end = start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
 
 
 def _hard_split(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:
