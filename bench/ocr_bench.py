@@ -31,7 +31,8 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -85,7 +86,9 @@ def sample(pairs: list[Pair], max_chars: int) -> list[Pair]:
 
 
 def _core(token: str) -> str:
-    return token.strip(PUNCT)
+    """A token as compared for precision and recall: outer punctuation off, and the
+    gold's typographic conventions (long s, ligatures) read as plain letters."""
+    return unicodedata.normalize("NFKC", token).replace("ſ", "s").strip(PUNCT)
 
 
 def gold_alignment(ocr_tokens: Sequence[str], gold_tokens: Sequence[str]) -> dict[int, str]:
@@ -141,6 +144,7 @@ class Score:
     unscored_changes: int = 0
     seconds: float = 0.0
     nbytes: int = 0
+    wrong: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add_tokens(self, ocr: str, gold: str, outputs: Sequence[str | None]) -> None:
         ocr_tokens = ocr.split()
@@ -159,6 +163,8 @@ class Score:
                 if _core(after) == _core(target):
                     self.correct += 1
                     self.fixed += word_error
+                else:
+                    self.wrong.append((before, after, target))
 
     def row(self, name: str) -> str:
         before = self.dist_before / max(self.chars, 1)
@@ -235,6 +241,7 @@ def main() -> None:
     parser.add_argument("--min-confidence", type=float, default=0.9)
     parser.add_argument("--no-baseline", action="store_true", help="skip symspellpy")
     parser.add_argument("--show-changes", type=int, default=0, help="print this many of each set's changes")
+    parser.add_argument("--show-wrong", type=int, default=0, help="print this many changes that missed the gold token")
     parser.add_argument("--sets", nargs="*", default=list(SETS), help="subset of: " + ", ".join(SETS))
     args = parser.parse_args()
     print(f"OCR correction benchmark (min_confidence={args.min_confidence}, max {args.max_chars:,} chars a set)")
@@ -245,6 +252,8 @@ def main() -> None:
         print(score.row(f"{name}: corpusclean"), flush=True)
         if not args.no_baseline:
             print(run_symspell(pairs).row(f"{name}: symspellpy {SYMSPELL_VERSION}"), flush=True)
+        for before, after, target in score.wrong[: args.show_wrong]:
+            print(f"    WRONG {before!r} -> {after!r}, gold {target!r}", file=sys.stderr)
         if args.show_changes:
             for before, after, rule in changes[: args.show_changes]:
                 print(f"    {before!r} -> {after!r}  [{rule}]", file=sys.stderr)

@@ -394,6 +394,8 @@ class NoisyChannelModel:
             possessive = _POSSESSIVE_RE.match(part)
             if possessive:
                 stem = possessive.group("stem")
+            if "'" in stem or "’" in stem:
+                continue  # elisions (work'd, o'clock, M'Lean) are spelled on purpose
             if stem and not is_frozen(stem):
                 fix = self.correct_word(stem)
                 if fix is not None and fix.word != stem:
