@@ -1,0 +1,119 @@
+"""The pipeline's steps as plain functions, without Prefect."""
+
+import collections
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from corpusclean import pipeline
+from corpusclean.config import CleanConfig
+from corpusclean.edits import replay_edits
+from corpusclean.read import InputFile, discover_inputs
+from corpusclean.segment import join_lines
+from conftest import SEED_003, SEEDS
+
+
+def _seed_files():
+    files, _ = discover_inputs([SEEDS])
+    return files
+
+
+def test_prepare_shard_on_seeds_repairs_and_counts():
+    shard = pipeline.prepare_shard(_seed_files(), CleanConfig(ocr=True))
+    assert [r.status for r in shard.reports] == ["read", "read"]
+    assert sum(r.paragraphs for r in shard.reports) == shard.paragraphs.num_rows
+    texts = " ".join(shard.paragraphs.column("text").to_pylist())
+    assert "“Infected”" in texts
+    assert shard.vocabulary["Lenin"] > 10
+    assert set(shard.edits.column("stage").to_pylist()) == {"encoding"}
+
+
+def test_encoding_edits_replay_to_the_clean_text():
+    shard = pipeline.prepare_shard(_seed_files(), CleanConfig(ocr=False))
+    by_id = collections.defaultdict(list)
+    from corpusclean.edits import Edit
+
+    for row in shard.edits.to_pylist():
+        by_id[row["paragraph_id"]].append(Edit(row["stage"], row["rule"], row["position"], row["before"], row["after"]))
+    for row in shard.paragraphs.to_pylist():
+        assert replay_edits(join_lines(row["original_text"]), by_id[row["paragraph_id"]]) == row["text"]
+
+
+def test_undecodable_bytes_become_read_edits_of_their_paragraph(tmp_path):
+    raw = SEED_003.read_bytes()[:5000].rsplit(b" ", 1)[0]
+    (tmp_path / "bad.txt").write_bytes(b"First paragraph.\n\nSecond \xff\xfe paragraph \xe2\x80\x99ok.\n\n" + raw)
+    files, _ = discover_inputs([tmp_path])
+    shard = pipeline.prepare_shard(files, CleanConfig(ocr=False))
+    reads = [r for r in shard.edits.to_pylist() if r["stage"] == "read"]
+    second = shard.paragraphs.filter(pa.compute.equal(shard.paragraphs["paragraph_index"], 1)).to_pylist()[0]
+    assert reads and all(r["paragraph_id"] == second["paragraph_id"] for r in reads)
+    for r in reads:
+        assert second["original_text"][r["position"]] == "\ufffd"
+    assert shard.reports[0].status == "partial"
+
+
+def test_worker_count_does_not_change_results():
+    files = _seed_files()
+    config = CleanConfig()
+    jobs = [[f] for f in files]
+    one = pipeline.map_shards(lambda_free_prepare, [(j, config) for j in jobs], workers=1)
+    two = pipeline.map_shards(lambda_free_prepare, [(j, config) for j in jobs], workers=2)
+    assert [a.equals(b) for a, b in zip(one, two)] == [True, True]
+
+
+def lambda_free_prepare(args):  # module level: it must be picklable for the process pool
+    files, config = args
+    return pipeline.prepare_shard(files, config).paragraphs
+
+
+def test_plan_shards_is_deterministic_and_complete(tmp_path):
+    for i in range(30):
+        (tmp_path / f"{i:02d}.txt").write_text("x" * (1000 * (i % 7 + 1)))
+    files, _ = discover_inputs([tmp_path])
+    shards = pipeline.plan_shards(files, workers=2, target_bytes=5000)
+    assert [f for s in shards for f in s] == files
+    assert shards == pipeline.plan_shards(files, workers=2, target_bytes=5000)
+
+
+def test_assemble_corrections_numbers_edits_per_paragraph():
+    from corpusclean.edits import Edit, edits_to_table
+
+    table = pipeline.concat_edits(
+        [
+            edits_to_table(["b", "a"], [[Edit("encoding", "r", 0, "x", "y")], [Edit("encoding", "r", 1, "x", "y")]]),
+            edits_to_table(["a"], [[Edit("ocr", "r", 2, "x", "y"), Edit("ocr", "r", 5, "x", "y")]]),
+        ]
+    )
+    out = pipeline.assemble_corrections(table).to_pylist()
+    assert [(r["paragraph_id"], r["stage"], r["edit_index"]) for r in out] == [
+        ("a", "encoding", 0), ("a", "ocr", 1), ("a", "ocr", 2), ("b", "encoding", 0)
+    ]
+
+
+def test_missing_substitution_table_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="substitution table"):
+        pipeline.resolve_substitutions(CleanConfig(substitutions=str(tmp_path / "none.tsv")), tmp_path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=200), min_size=1, max_size=6))
+def test_read_segment_repair_conserves_every_character(tmp_path_factory, documents):
+    import regex
+
+    root = tmp_path_factory.mktemp("docs")
+    for i, doc in enumerate(documents):
+        (root / f"{i}.txt").write_bytes(doc.encode("utf-8", "surrogatepass"))
+    files, _ = discover_inputs([root])
+    shard = pipeline.prepare_shard(files, CleanConfig(ocr=False))
+    space = regex.compile(r"\s+")
+    for report, doc in zip(shard.reports, documents):
+        rows = shard.paragraphs.filter(pa.compute.equal(shard.paragraphs["source"], report.source)).to_pylist()
+        rebuilt = "".join(r["original_text"] for r in sorted(rows, key=lambda r: r["paragraph_index"]))
+        from corpusclean.read import decode_bytes
+
+        decoded = decode_bytes(doc.encode("utf-8", "surrogatepass"))
+        if decoded is None:
+            assert report.status == "skipped"
+            continue
+        assert space.sub("", rebuilt) == space.sub("", decoded[0])
