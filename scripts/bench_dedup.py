@@ -221,7 +221,10 @@ def main() -> None:
     sigs_all = sigs
     candidates = {tuple(p) for p in lsh.candidate_pairs(sigs_all, bands, rows).tolist()}
     found = sum(p in candidates for p in truth)
+    partial = [p for p in truth if sets.jaccard(*p) < 1.0]
+    found_partial = sum(p in candidates for p in partial)
     print(f"true pairs J>={args.threshold}: {len(truth)}; LSH candidates among them: {found} ({found / max(len(truth), 1):.4f})")
+    print(f"  of which 0.8 <= J < 1: {len(partial)}; candidates: {found_partial} ({found_partial / max(len(partial), 1):.4f})")
     print(f"pairs left with both paragraphs kept: {len(both_kept)} (resolved {1 - len(both_kept) / max(len(truth), 1):.4f})")
     ocr_j = [sets.jaccard(len(texts) - 2 * k - 2, len(texts) - 2 * k - 1) for k in range(len(ocr_pairs))]
     print(f"real OCR vs gold paragraphs, word-5-gram Jaccard: median {np.median(ocr_j):.2f}, share >= 0.8: {np.mean(np.array(ocr_j) >= 0.8):.2f}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from corpusclean.lsh import sorted_unique
 from corpusclean.shingles import ShingleSets
 
 DEFAULT_SAMPLE_SIZE = 8
@@ -63,7 +64,7 @@ def candidate_pairs(
     contained, container = _join(query_hashes, query_rows, posting_hashes, posting_rows, sizes, max_postings)
     if len(contained) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    keys, hits = np.unique(container * n + contained, return_counts=True)
+    keys, hits = sorted_unique(container * n + contained, return_counts=True)
     needed = np.minimum(min_hits, np.diff(sample_offsets))[keys % n]
     keys = keys[hits >= needed]
     return np.stack([keys // n, keys % n], axis=1)

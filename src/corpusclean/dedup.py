@@ -252,7 +252,7 @@ def _rep_candidates(
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     n = len(representative)
-    keys = np.unique(pairs[:, 0] * n + rank[pairs[:, 1]])
+    keys = lsh.sorted_unique(pairs[:, 0] * n + rank[pairs[:, 1]])
     by_rank = np.argsort(rank)
     return np.stack([keys // n, by_rank[keys % n]], axis=1)
 

@@ -32,7 +32,7 @@ import numpy as np
 from corpusclean.shingles import fmix64
 
 DEFAULT_MAX_MISS = 1e-4
-DEFAULT_MAX_BUCKET = 64
+DEFAULT_MAX_BUCKET = 16
 
 
 def miss_probability(similarity: float, bands: int, rows: int) -> float:
@@ -111,10 +111,22 @@ def candidate_pairs(
     if len(pairs) == 0:
         return pairs.reshape(0, 2)
     rank = priority_rank(priority)
-    keys = np.unique(rank[pairs[:, 0]] * n + rank[pairs[:, 1]])
+    keys = sorted_unique(rank[pairs[:, 0]] * n + rank[pairs[:, 1]])
     by_rank = np.empty(n, dtype=np.int64)
     by_rank[rank] = np.arange(n)
     return np.stack([by_rank[keys // n], by_rank[keys % n]], axis=1)
+
+
+def sorted_unique(keys: np.ndarray, return_counts: bool = False):
+    """``np.unique`` of an integer array by sorting (NumPy 2's hash-based
+    unique is far slower on tens of millions of keys)."""
+    keys = np.sort(keys)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    if not return_counts:
+        return keys[first]
+    starts = np.flatnonzero(first)
+    return keys[starts], np.diff(np.append(starts, len(keys)))
 
 
 def priority_rank(priority: np.ndarray) -> np.ndarray:
