@@ -59,6 +59,7 @@ KINDS = (
 KIND_WEIGHTS = (0.10, 0.15, 0.25, 0.15, 0.20, 0.15)
 COPY_RATE = 0.3
 """Probability that a body paragraph slot holds a copy rather than a new original."""
+MAX_SENTENCE_CHARS = 500
 MAX_ORIGINAL_CHARS = 1200
 """Keeps every paragraph, even after edits, under corpusclean's 2000-char split."""
 RECENT_ORIGINALS = 20_000
@@ -132,11 +133,13 @@ def load_sentences(paths: Sequence[Path]) -> list[str]:
                 sentences.append(pending)
     # Identical sentences (formulae like "And the LORD spake unto Moses, saying,")
     # would make unrelated paragraphs share shingles: keep one of each.
+    # Very long run-on "sentences" (genealogies, lists of towns) are dropped so
+    # every paragraph stays well under corpusclean's 2000-character split.
     seen: set[str] = set()
     unique = []
     for sentence in sentences:
         key = " ".join(normalise_words(sentence))
-        if key and key not in seen:
+        if key and key not in seen and len(sentence) <= MAX_SENTENCE_CHARS:
             seen.add(key)
             unique.append(sentence)
     return unique
