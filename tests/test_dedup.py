@@ -178,3 +178,21 @@ def test_pool_has_all_three_kinds_of_duplicate():
     assert methods == {"exact", "near", "contained"}
     shingled = shingle_sets(tokenize_batch(POOL), 5).sizes() > 0
     assert result.signatures.num_rows == int(np.sum(shingled))
+
+
+def test_fewer_ocr_edits_wins_between_equally_long_near_duplicates():
+    words = SEED_TEXTS[5].split()
+    a = " ".join(words)
+    b = " ".join(words[:-1] + [words[-1].upper()])  # same length, exact duplicate after folding
+    table = table_of([a, b]).append_column("ocr_edits", pa.array([3, 1], pa.int64()))
+    result = deduplicate(table)
+    assert result.kept.column("paragraph_id").to_pylist() == ["p00001"]
+    assert result.duplicates.column("ocr_edits").to_pylist() == [3]  # extra columns carried through
+
+
+def test_banding_can_be_overridden():
+    table = table_of(POOL)
+    default = outcome(deduplicate(table))
+    assert outcome(deduplicate(table, bands=32, rows=4)) == default
+    with pytest.raises(ValueError):
+        deduplicate(table, bands=40, rows=4)
