@@ -31,14 +31,15 @@ from prefect.context import get_run_context
 from corpusclean import pipeline
 from corpusclean.config import CleanConfig
 from corpusclean.read import FileReport, InputFile, discover_inputs
-from corpusclean.write import write_outputs
+from corpusclean.lock import output_lock
+from corpusclean.write import clean_stale, write_outputs
 
 IO_RETRIES = 2
 
 
 @task(name="discover-inputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
-def discover_task(paths: list[str]) -> tuple[list[InputFile], list[FileReport]]:
-    files, problems = discover_inputs(paths)
+def discover_task(paths: list[str], out_dir: Path) -> tuple[list[InputFile], list[FileReport]]:
+    files, problems = discover_inputs(paths, exclude=[out_dir])
     logger = get_run_logger()
     logger.info("found %d input file(s) under %s", len(files), ", ".join(paths))
     for problem in problems:
@@ -125,21 +126,28 @@ def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict
 
     ``config`` holds :class:`corpusclean.config.CleanConfig` fields; returns the manifest.
     """
-    logger = get_run_logger()
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat()
     cfg = CleanConfig.from_dict(config or {})
     paths = list(paths or ["seeds"])
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir):
+        clean_stale(out_dir)
+        manifest = _clean_locked(paths, out_dir, cfg, started, started_at)
+    create_markdown_artifact(key="corpusclean-summary", markdown=summary_markdown(manifest, out_dir), description="corpusclean run summary")
+    return manifest
+
+
+def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: float, started_at: str) -> dict[str, Any]:
+    logger = get_run_logger()
     run_id = _run_id()
-    work_dir = out_dir / f".staging-work-{run_id[:12]}"
+    work_dir = out_dir / f".work-{run_id[:12]}"
     durations: dict[str, float] = collections.defaultdict(float)
     on_dask = cfg.dask_address is not None
 
     try:
         t = time.perf_counter()
-        files, problems = discover_task(paths)
+        files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
         shards = pipeline.plan_shards(files, cfg.workers)
         jobs = [pipeline.PrepareJob(n, tuple(s), cfg, work_dir) for n, s in enumerate(shards)]
@@ -196,8 +204,6 @@ def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict
         manifest = write_task(out_dir, kept_path, duplicates_path, edit_paths, manifest)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-
-    create_markdown_artifact(key="corpusclean-summary", markdown=summary_markdown(manifest, out_dir), description="corpusclean run summary")
     return manifest
 
 

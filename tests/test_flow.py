@@ -128,3 +128,24 @@ def test_stages_can_be_switched_off(prefect_harness, tmp_path):
     assert len(removed) == 0 and len(corrections) == 0
     assert (kept["text"].str.replace(r"\s+", " ", regex=True) == kept["text"]).all()
     assert manifest["counts"]["paragraphs"]["kept"] == len(kept)
+
+
+def test_hostile_inputs_do_not_stop_the_run(prefect_harness, tmp_path):
+    from flows.clean_corpus import clean_corpus
+    from test_hostile_inputs import make_hostile_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    expected = make_hostile_corpus(corpus)
+    (corpus / "seed.txt").write_bytes((SEEDS / "000_d0508a1c4eebf247.txt").read_bytes())
+    out = corpus / "out"  # the output directory inside the input is not read back
+    manifest = clean_corpus(paths=[str(corpus)], out=str(out), config={"workers": 2})
+    statuses = {i["source"]: i["status"] for i in manifest["inputs"]}
+    assert {s: statuses[s] for s in expected} == {s: e[0] for s, e in expected.items()}
+    assert not any(s.startswith("out/") for s in statuses)
+    kept, removed, _ = _tables(out)
+    both = pd.concat([kept, removed])
+    assert both["paragraph_id"].is_unique
+    read_sources = {s for s, st in statuses.items() if st != "skipped"}
+    assert set(both["source"]) <= read_sources
+    assert "seed.txt" in set(both["source"])

@@ -129,3 +129,11 @@ def test_utf8_text_round_trips(text):
     decoded, encoding, edits = decode_bytes(text.encode("utf-8")) or (None, None, None)
     if text:
         assert (decoded, encoding, edits) == (text, "utf-8", []) or decoded is None
+
+
+def test_output_directory_under_an_input_is_not_read(tmp_path):
+    (tmp_path / "in.txt").write_text("text")
+    (tmp_path / "data" / "paragraphs").mkdir(parents=True)
+    (tmp_path / "data" / "paragraphs" / "part.txt").write_text("output")
+    files, _ = discover_inputs([tmp_path], exclude=[tmp_path / "data"])
+    assert [f.source for f in files] == ["in.txt"]

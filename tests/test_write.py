@@ -49,6 +49,7 @@ def test_clean_stale_restores_an_output_renamed_aside(tmp_path):
     # a run killed between its two renames
     (tmp_path / "paragraphs").rename(tmp_path / ".old-paragraphs-deadbeef")
     (tmp_path / ".staging-abc").mkdir()
+    (tmp_path / ".work-abc").mkdir()
     clean_stale(tmp_path)
     assert ds.dataset(tmp_path / "paragraphs").count_rows() == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrections", "duplicates", "manifest.json", "paragraphs"]

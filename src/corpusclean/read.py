@@ -88,14 +88,18 @@ class Document:
     """Replacements of undecodable bytes; positions are offsets in ``text``."""
 
 
-def discover_inputs(paths: Sequence[str | Path]) -> tuple[list[InputFile], list[FileReport]]:
+def discover_inputs(
+    paths: Sequence[str | Path], exclude: Sequence[str | Path] = ()
+) -> tuple[list[InputFile], list[FileReport]]:
     """Expand files and directories (recursively) into the list of input files.
 
     Hidden files and directories are skipped, symlinked directories are
     followed once (a symlink loop is reported, not followed forever), and the
     result is sorted so that runs are deterministic. Paths that do not exist
-    or cannot be listed come back as skipped reports.
+    or cannot be listed come back as skipped reports. Directories in
+    ``exclude`` (the output directory, when it lies under an input) are not entered.
     """
+    excluded = {(st.st_dev, st.st_ino) for st in (_stat_or_none(Path(p)) for p in exclude) if st}
     found: dict[str, InputFile] = {}
     problems: list[FileReport] = []
     for given in paths:
@@ -107,7 +111,7 @@ def discover_inputs(paths: Sequence[str | Path]) -> tuple[list[InputFile], list[
             problems.append(FileReport(str(root), str(root)).skip("no such file or directory"))
             continue
         seen_dirs: set[tuple[int, int]] = set()
-        for path, problem in _walk(root, seen_dirs):
+        for path, problem in _walk(root, seen_dirs, excluded):
             source = path.relative_to(root).as_posix()
             if problem:
                 problems.append(FileReport(source, str(path)).skip(problem))
@@ -126,37 +130,55 @@ def _add(found: dict[str, InputFile], item: InputFile) -> None:
     found.setdefault(key, item)
 
 
-def _walk(root: Path, seen_dirs: set[tuple[int, int]]) -> Iterator[tuple[Path, str | None]]:
+def _stat_or_none(path: Path) -> os.stat_result | None:
     try:
-        stat = root.stat()
-    except OSError as exc:
-        yield root, f"cannot stat directory: {exc.strerror}"
-        return
-    ident = (stat.st_dev, stat.st_ino)
-    if ident in seen_dirs:
-        yield root, "symlink loop: directory already visited"
-        return
-    seen_dirs.add(ident)
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError as exc:
-        yield root, f"cannot list directory: {exc.strerror}"
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
+        return path.stat()
+    except OSError:
+        return None
+
+
+def _walk(
+    root: Path, seen_dirs: set[tuple[int, int]], excluded: set[tuple[int, int]]
+) -> Iterator[tuple[Path, str | None]]:
+    """Depth-first, in name order, without recursion (directory trees can be deeper than Python's stack)."""
+    stack: list[Path] = [root]
+    while stack:
+        directory = stack.pop()
         try:
-            is_dir = entry.is_dir()
+            stat = directory.stat()
         except OSError as exc:
-            yield path, f"cannot stat: {exc.strerror}"
+            yield directory, f"cannot stat directory: {exc.strerror}"
             continue
-        if is_dir:
-            yield from _walk(path, seen_dirs)
-        elif entry.is_file():
-            yield path, None
-        else:
-            yield path, "not a regular file (broken link, device or socket)"
+        ident = (stat.st_dev, stat.st_ino)
+        if ident in excluded:
+            continue
+        if ident in seen_dirs:
+            yield directory, "symlink loop: directory already visited"
+            continue
+        seen_dirs.add(ident)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            yield directory, f"cannot list directory: {exc.strerror}"
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError as exc:
+                yield path, f"cannot stat: {exc.strerror}"
+                continue
+            if is_dir:
+                subdirs.append(path)
+            elif is_file:
+                yield path, None
+            else:
+                yield path, "not a regular file (broken link, device or socket)"
+        stack.extend(reversed(subdirs))
 
 
 def read_input(item: InputFile, *, text_field: str = "text") -> tuple[Document | None, FileReport]:
@@ -198,6 +220,8 @@ def read_input(item: InputFile, *, text_field: str = "text") -> tuple[Document |
         report.warn(f"{len(edits)} undecodable byte sequence(s) replaced with U+FFFD")
     if report.format == "jsonl":
         return _read_jsonl(item.source, text, text_field, report), report
+    if not text.strip():
+        report.warn("no text: the file holds only whitespace")
     return Document(item.source, text, edits), report
 
 

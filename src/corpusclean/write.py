@@ -67,7 +67,11 @@ def replace_path(staged: Path, final: Path) -> None:
 
 
 def clean_stale(out_dir: Path) -> None:
-    """Remove leftovers of killed runs; restore an output that was renamed aside but not replaced."""
+    """Remove leftovers of killed runs; restore an output that was renamed aside but not replaced.
+
+    Call it only while holding the output lock (:mod:`corpusclean.lock`): it
+    deletes every work and staging directory in ``out_dir``.
+    """
     if not out_dir.is_dir():
         return
     for entry in out_dir.iterdir():
@@ -78,7 +82,7 @@ def clean_stale(out_dir: Path) -> None:
                 os.rename(entry, target)
             else:
                 shutil.rmtree(entry, ignore_errors=True)
-        elif entry.name.startswith(".staging-"):
+        elif entry.name.startswith((".staging-", ".work-")):
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -93,7 +97,6 @@ def write_outputs(
     are complete on disk. Returns the part files written, relative to ``out_dir``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(out_dir)
     staging = out_dir / f".staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     written: dict[str, list[str]] = {}
