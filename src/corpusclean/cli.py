@@ -145,6 +145,48 @@ def run(
     console.print(f"wrote {final_out}/ in {time.perf_counter() - started:.1f} s")
 
 
+@app.command()
+def audit(
+    out: str = typer.Argument("data", help="A run's output directory. Default: data/."),
+    paragraph: Optional[str] = typer.Option(None, "--paragraph", "-p", help="Everything about one paragraph (its id)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", "-k", help="One duplicate cluster: kept paragraph and each removal with its diff."),
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="One input file (as in the manifest's `source`)."),
+    limit: int = typer.Option(10, "--limit", "-n", help="Rows per summary table."),
+) -> None:
+    """Show what a run removed and edited: a summary, or one paragraph, cluster or source in full."""
+    from corpusclean import audit_view
+
+    code = audit_view.guarded(lambda: audit_view.render(Console(), audit_view.audit_screen(out, paragraph, cluster, source, limit)), console)
+    raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    out: str = typer.Argument("data", help="A run's output directory. Default: data/."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file to write. Default: DIR/report.html."),
+) -> None:
+    """Write a self-contained HTML audit report (no network, no server needed to open it)."""
+    from corpusclean import audit_view
+    from corpusclean.report import write_report
+
+    code = audit_view.guarded(lambda: console.print(f"wrote {write_report(Path(out), output)}"), console)
+    raise typer.Exit(code)
+
+
+@app.command()
+def restore(
+    out: str = typer.Argument(..., help="A run's output directory."),
+    paragraph: Optional[list[str]] = typer.Option(None, "--paragraph", "-p", help="Removed paragraph id to put back (repeatable)."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", "-k", help="Put back every removal of this cluster."),
+    reject_edit: Optional[list[str]] = typer.Option(None, "--reject-edit", "-r", help="Edit id PARAGRAPH_ID:EDIT_INDEX to undo (repeatable)."),
+) -> None:
+    """Undo a removal or an edit in DIR and record it in DIR/overrides.json for the next run."""
+    from corpusclean import audit_view
+
+    code = audit_view.guarded(lambda: audit_view.restore_action(out, paragraph or [], cluster, reject_edit or [], Console()), console)
+    raise typer.Exit(code)
+
+
 def _flow_for(settings: dict[str, Any]):
     from flows.clean_corpus import clean_corpus
 

@@ -53,3 +53,43 @@ def diff_stats(ops: list[DiffOp]) -> dict[str, int]:
     only_a = sum(len(op.a.split()) for op in ops if op.kind != "equal")
     only_b = sum(len(op.b.split()) for op in ops if op.kind != "equal")
     return {"shared_words": shared, "only_left": only_a, "only_right": only_b}
+
+
+def _elide(text: str, keep: int) -> str:
+    words = tokenize(text)
+    n_words = sum(1 for w in words if w.strip())
+    if n_words <= 2 * keep + 4:
+        return text
+    head, tail = "".join(words[:keep]), "".join(words[-keep:])
+    return f"{head}… [{n_words - 2 * keep} words] … {tail}"
+
+
+def condense(ops: list[DiffOp], keep: int = 12) -> list[DiffOp]:
+    """The diff with the middle of long runs elided, for reading side by side.
+
+    A contained paragraph's twin can be 300 words around the 20 it shares;
+    what matters is where they match and differ, so each side of a run keeps
+    its first and last ``keep`` words (a run at either end keeps only the part
+    next to the rest).
+    """
+    out: list[DiffOp] = []
+    for n, op in enumerate(ops):
+        a, b = _elide(op.a, keep), _elide(op.b, keep)
+        if n == 0 and len(ops) > 1:  # leading run: only its end touches the rest
+            a, b = _lead(op.a, keep), _lead(op.b, keep)
+        elif n == len(ops) - 1 and len(ops) > 1:
+            a, b = _trail(op.a, keep), _trail(op.b, keep)
+        out.append(DiffOp(op.kind, a, b))
+    return out
+
+
+def _lead(text: str, keep: int) -> str:
+    words = tokenize(text)
+    n_words = sum(1 for w in words if w.strip())
+    return text if n_words <= keep + 4 else f"[{n_words - keep} words] … " + "".join(words[-keep:])
+
+
+def _trail(text: str, keep: int) -> str:
+    words = tokenize(text)
+    n_words = sum(1 for w in words if w.strip())
+    return text if n_words <= keep + 4 else "".join(words[:keep]) + f"… [{n_words - keep} words]"
