@@ -32,6 +32,7 @@ from corpusclean import pipeline
 from corpusclean.config import CleanConfig
 from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.lock import output_lock
+from corpusclean.parallel import map_items
 from corpusclean.write import clean_stale, write_outputs
 
 IO_RETRIES = 2
@@ -54,7 +55,7 @@ def prepare_shard_task(job: pipeline.PrepareJob) -> pipeline.PreparedFiles:
 
 @task(name="prepare-shards", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
 def prepare_shards_task(jobs: list[pipeline.PrepareJob], workers: int) -> list[pipeline.PreparedFiles]:
-    return pipeline.map_shards(pipeline.prepare_job, jobs, workers)
+    return map_items(pipeline.prepare_job, jobs, workers)
 
 
 @task(name="correct-ocr-shard", cache_policy=NO_CACHE)
@@ -64,7 +65,7 @@ def correct_shard_task(job: pipeline.CorrectJob) -> pipeline.CorrectedFiles:
 
 @task(name="correct-ocr", cache_policy=NO_CACHE)
 def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[pipeline.CorrectedFiles]:
-    return pipeline.map_shards(pipeline.correct_job, jobs, workers)
+    return map_items(pipeline.correct_job, jobs, workers)
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)

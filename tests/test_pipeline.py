@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from corpusclean import pipeline
+from corpusclean.parallel import map_items
 from corpusclean.config import CleanConfig
 from corpusclean.edits import replay_edits
 from corpusclean.read import InputFile, discover_inputs
@@ -57,8 +58,8 @@ def test_worker_count_does_not_change_results():
     files = _seed_files()
     config = CleanConfig()
     jobs = [[f] for f in files]
-    one = pipeline.map_shards(lambda_free_prepare, [(j, config) for j in jobs], workers=1)
-    two = pipeline.map_shards(lambda_free_prepare, [(j, config) for j in jobs], workers=2)
+    one = map_items(lambda_free_prepare, [(j, config) for j in jobs], workers=1)
+    two = map_items(lambda_free_prepare, [(j, config) for j in jobs], workers=2)
     assert [a.equals(b) for a, b in zip(one, two)] == [True, True]
 
 

@@ -24,6 +24,7 @@ and a rule naming the fix (``ftfy:unescape_html``,
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from typing import Iterable
 
 import ftfy
@@ -42,12 +43,17 @@ _MAY_NEED_FIX = regex.compile(r"[^\x09\x0a\x0d\x20-\x25\x27-\x7e]")
 
 def _lost_lead_byte_table() -> dict[str, str]:
     table: dict[str, str] = {}
-    for byte in range(0x80, 0xC0):
+    # From 0x81: 0x80 is cp1252's "€" itself, and E2 80 80 is U+2000, which NFC rewrites anyway.
+    for byte in range(0x81, 0xC0):
         try:
             shown = bytes([byte]).decode("cp1252")
         except UnicodeDecodeError:
             continue  # 0x81, 0x8D, 0x8F, 0x90, 0x9D have no cp1252 character and are lost anyway
-        table["€" + shown] = bytes([0xE2, 0x80, byte]).decode("utf-8")
+        target = bytes([0xE2, 0x80, byte]).decode("utf-8")
+        # Only visible punctuation: spaces, separators and format characters are
+        # not what scrapers damage, and ftfy itself rewrites some (U+2028 → "\n").
+        if unicodedata.category(target)[0] in "PS" and ftfy.fix_text(target, FTFY_CONFIG) == target:
+            table["€" + shown] = target
     return table
 
 

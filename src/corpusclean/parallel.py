@@ -51,9 +51,21 @@ def map_shards(
         return [fn(array, **kwargs)] if len(array) else []
     bounds = shard_bounds(array, workers * SHARDS_PER_WORKER)
     shards = [array.slice(lo, hi - lo) for lo, hi in bounds]
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(partial(fn, **kwargs), shards))
+    return map_items(partial(fn, **kwargs), shards, workers)
+
+
+def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
+    """``[fn(item) for item in items]`` in order, over a process pool when there is more than one of each.
+
+    ``forkserver``, not ``fork``: the caller may be a threaded Prefect worker,
+    and forking a process with threads can deadlock the child.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
+        return list(pool.map(fn, items))
 
 
 def as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -14,10 +14,8 @@ output contract names.
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
@@ -28,6 +26,7 @@ import pyarrow.compute as pc
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
+from corpusclean.parallel import map_items
 from corpusclean.read import FileReport, InputFile, read_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document
 
@@ -77,20 +76,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def map_shards(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    """``[function(i) for i in items]``, over a process pool when that can pay off.
-
-    A pool inside one task over coarse shards beats a task per shard on a
-    small machine (a Prefect task costs ~0.1 s and a worker seconds to start).
-    ``forkserver`` rather than ``fork``: the caller may be a threaded Prefect worker.
-    """
-    if workers <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
-        return list(pool.map(function, items))
 
 
 def _timed(seconds: dict[str, float], name: str, start: float) -> float:
@@ -203,7 +188,15 @@ def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table
         fixed, edits = corrector(text)
         return fixed, sequence_edits(edits)
 
-    return run_text_stage(paragraphs, stage)
+    paragraphs, edits = run_text_stage(paragraphs, stage)
+    return with_ocr_edit_counts(paragraphs, edits), edits
+
+
+def with_ocr_edit_counts(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
+    """Add ``ocr_edits``: deduplication prefers to keep the copy that needed fewer OCR fixes."""
+    counts = collections.Counter(edits.column("paragraph_id").to_pylist())
+    column = pa.array([counts.get(pid, 0) for pid in paragraphs.column("paragraph_id").to_pylist()], pa.int64())
+    return paragraphs.append_column("ocr_edits", column)
 
 
 def resolve_substitutions(config: CleanConfig, out_dir: Path) -> Path | None:
@@ -240,6 +233,8 @@ def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     counts = edits.group_by("paragraph_id").aggregate([("paragraph_id", "count")])
     count_of = dict(zip(counts.column("paragraph_id").to_pylist(), counts.column("paragraph_id_count").to_pylist()))
     edit_count = pa.array([count_of.get(pid, 0) for pid in paragraphs.column("paragraph_id").to_pylist()], pa.int64())
+    if "ocr_edits" in paragraphs.column_names:  # internal to dedup; edit_count covers it
+        paragraphs = paragraphs.drop_columns(["ocr_edits"])
     return (
         paragraphs.append_column("word_count", pc.cast(words, pa.int64()))
         .append_column("char_count", pc.cast(chars, pa.int64()))
