@@ -198,6 +198,10 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             "substitutions": str(substitutions) if substitutions else None,
             "inputs": [dataclasses.asdict(r) for r in reports],
             "versions": pipeline.versions(),
+            "execution": {
+                "task_runner": f"dask {cfg.dask_address}" if on_dask else f"local process pool of {cfg.workers}",
+                "shards": len(shards),
+            },
             "durations_seconds": {},
         }
         durations["before_write"] = time.perf_counter() - started

@@ -48,15 +48,17 @@ class PreparedShard:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def plan_shards(files: Sequence[InputFile], workers: int, target_bytes: int = SHARD_TARGET_BYTES) -> list[list[InputFile]]:
+def plan_shards(files: Sequence[InputFile], workers: int, target_bytes: int | None = None) -> list[list[InputFile]]:
     """Group files into shards of about ``target_bytes`` (smaller when that leaves workers idle).
 
     Deterministic: the same files give the same shards in the same order.
     """
     sizes = [_size(f.path) for f in files]
     total = sum(sizes)
+    if target_bytes is None:
+        target_bytes = SHARD_TARGET_BYTES
     if workers > 1:
-        target_bytes = max(1 << 20, min(target_bytes, total // (workers * 2) or 1))
+        target_bytes = min(target_bytes, max(1 << 20, total // (workers * 2)))
     shards: list[list[InputFile]] = []
     current: list[InputFile] = []
     current_bytes = 0
