@@ -14,10 +14,12 @@ and mojibake copies also get ``jaccard_repaired``: the Jaccard the copy would
 have after an ideal repair of the noise (they are duplicates in intent).
 
 Prose comes from any plain-text file(s) given with ``--source`` (the bench set
-up dumps the King James Bible of Debian's ``bible-kjv-text``). Originals are
-stitched from sentences drawn without replacement from a freshly shuffled
-sentence stream, so unrelated paragraphs share almost no 5-grams even at 1 GB;
-``meta.json`` records a sampled check of that.
+up dumps the King James Bible of Debian's ``bible-kjv-text``). The source is
+cut into distinct clauses; originals are made of new sentences of 1-4 clauses
+drawn without replacement from a freshly shuffled clause stream, so that even
+at 1 GB (hundreds of passes over a 4 MB source) unrelated paragraphs share
+almost no 5-grams and none contains another. ``meta.json`` records a sampled
+check of that.
 
 Only the standard library is needed to generate; ``pyarrow`` writes the labels.
 Same arguments and same source bytes give byte-identical output.
@@ -59,7 +61,7 @@ KINDS = (
 KIND_WEIGHTS = (0.10, 0.15, 0.25, 0.15, 0.20, 0.15)
 COPY_RATE = 0.3
 """Probability that a body paragraph slot holds a copy rather than a new original."""
-MAX_SENTENCE_CHARS = 500
+MAX_CLAUSE_CHARS = 250
 MAX_ORIGINAL_CHARS = 1200
 """Keeps every paragraph, even after edits, under corpusclean's 2000-char split."""
 RECENT_ORIGINALS = 20_000
@@ -75,6 +77,10 @@ OCR_CONFUSIONS: tuple[tuple[str, str], ...] = (
 _NON_WORD = re.compile(r"[\W_]+")
 """Punctuation, symbols, controls and spaces: everything that is not a letter or digit."""
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'(])")
+_CLAUSE_SPLIT = re.compile(r"(?<=[,;:])\s+")
+_LOWER_WHEN_INNER = frozenset(
+    "And But For Then So The That Which When Who Ye Thou He They It This There Now Behold Neither Nor Or If".split()
+)
 _VERSE_REF = re.compile(r"^\s*[0-9]?[A-Za-z]+\d+:\d+\s+")
 
 
@@ -110,39 +116,57 @@ def jaccard(a: str, b: str, size: int = SHINGLE) -> float:
 # --------------------------------------------------------------------------- prose source
 
 
-def load_sentences(paths: Sequence[Path]) -> list[str]:
-    """Sentences of at least 4 words from plain-text files, in file order.
+def load_clauses(paths: Sequence[Path]) -> list[str]:
+    """Distinct clauses of at least 3 words from plain-text files, in file order.
 
     Lines are joined within blank-line blocks; a leading verse reference such
-    as ``Ge1:1`` (the ``bible`` dump format) is dropped. Short fragments are
-    merged into the next sentence so none is trivially common.
+    as ``Ge1:1`` (the ``bible`` dump format) is dropped. Sentences are cut
+    after ``,`` ``;`` ``:`` into clauses (short ones merged into the next), and
+    trailing punctuation is dropped: :func:`compose_sentence` re-punctuates.
     """
-    sentences: list[str] = []
+    clauses: list[str] = []
     for path in paths:
         raw = path.read_text(encoding="utf-8", errors="replace")
         lines = [_VERSE_REF.sub("", line) for line in raw.splitlines()]
         for block in re.split(r"\n\s*\n", "\n".join(lines)):
-            flat = " ".join(block.split())
-            pending = ""
-            for sentence in _SENTENCE_SPLIT.split(flat):
-                pending = f"{pending} {sentence}".strip()
-                if len(pending.split()) >= 4:
-                    sentences.append(pending)
-                    pending = ""
-            if pending:
-                sentences.append(pending)
-    # Identical sentences (formulae like "And the LORD spake unto Moses, saying,")
-    # would make unrelated paragraphs share shingles: keep one of each.
-    # Very long run-on "sentences" (genealogies, lists of towns) are dropped so
-    # every paragraph stays well under corpusclean's 2000-character split.
+            for sentence in _SENTENCE_SPLIT.split(" ".join(block.split())):
+                pending = ""
+                for clause in _CLAUSE_SPLIT.split(sentence):
+                    pending = f"{pending} {clause}".strip()
+                    if len(pending.split()) >= 3:
+                        clauses.append(pending.rstrip(".,;:?!"))
+                        pending = ""
+                if pending:
+                    clauses.append(pending.rstrip(".,;:?!"))
+    # A clause may appear once only (formulae such as "And the LORD spake unto
+    # Moses" recur in the source), and over-long ones are dropped so that every
+    # paragraph stays well under corpusclean's 2000-character split.
     seen: set[str] = set()
     unique = []
-    for sentence in sentences:
-        key = " ".join(normalise_words(sentence))
-        if key and key not in seen and len(sentence) <= MAX_SENTENCE_CHARS:
+    for clause in clauses:
+        key = " ".join(normalise_words(clause))
+        if len(key.split()) >= 3 and key not in seen and len(clause) <= MAX_CLAUSE_CHARS:
             seen.add(key)
-            unique.append(sentence)
+            unique.append(clause)
     return unique
+
+
+def compose_sentence(stream: "Shuffled", rng: random.Random) -> str:
+    """A new sentence of 1-4 clauses from the stream.
+
+    Recombining clauses is what lets a few MB of source text give a 1 GB corpus
+    whose unrelated paragraphs still share (almost) no 5-grams: two paragraphs
+    share a shingle run only if they drew the same clause, and clauses are
+    drawn without replacement within each pass over the pool.
+    """
+    parts = [stream.next() for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))]
+    out = parts[0][:1].upper() + parts[0][1:]
+    for part in parts[1:]:
+        first, _, rest = part.partition(" ")
+        if first in _LOWER_WHEN_INNER:
+            part = f"{first.lower()} {rest}"
+        out += rng.choice((", ", ", ", "; ", ": ")) + part
+    return out + rng.choice((".", ".", ".", ".", "?"))
 
 
 def typographise(text: str) -> str:
@@ -154,12 +178,8 @@ def typographise(text: str) -> str:
     return text.replace(": ", " \u2014 ")
 
 
-class SentenceStream:
-    """Endless sentences: the pool in a new seeded shuffle each pass.
-
-    Drawing without replacement within a pass keeps two originals from
-    sharing a sentence unless they are a full pass apart.
-    """
+class Shuffled:
+    """Endless draws from a pool: the pool in a new seeded shuffle each pass."""
 
     def __init__(self, pool: Sequence[str], rng: random.Random) -> None:
         self._pool = list(pool)
@@ -168,14 +188,14 @@ class SentenceStream:
         self._pos = 0
 
     def next(self) -> str:
-        """The next sentence of the stream."""
+        """The next item of the stream."""
         if self._pos >= len(self._order):
             self._order = list(range(len(self._pool)))
             self._rng.shuffle(self._order)
             self._pos = 0
-        sentence = self._pool[self._order[self._pos]]
+        item = self._pool[self._order[self._pos]]
         self._pos += 1
-        return sentence
+        return item
 
 
 # --------------------------------------------------------------------------- edits
@@ -228,13 +248,13 @@ def edit_words(text: str, target: float, vocab: Sequence[str], rng: random.Rando
     return " ".join(words)
 
 
-def edit_sentences(text: str, stream: SentenceStream, rng: random.Random) -> str:
-    """Drop one sentence or add one unrelated sentence at a random place."""
+def edit_sentences(text: str, stream: Shuffled, rng: random.Random) -> str:
+    """Drop one sentence or add one new, unrelated sentence at a random place."""
     sentences = split_sentences(text)
     if len(sentences) > 2 and rng.random() < 0.5:
         del sentences[rng.randrange(len(sentences))]
     else:
-        sentences.insert(rng.randrange(len(sentences) + 1), typographise(stream.next()))
+        sentences.insert(rng.randrange(len(sentences) + 1), typographise(compose_sentence(stream, rng)))
     return " ".join(sentences)
 
 
@@ -346,10 +366,10 @@ class Labels:
 class CorpusBuilder:
     """Generates pages one at a time from a seeded RNG."""
 
-    def __init__(self, sentences: Sequence[str], seed: int) -> None:
+    def __init__(self, clauses: Sequence[str], seed: int) -> None:
         self.rng = random.Random(seed)
-        self.stream = SentenceStream(sentences, random.Random(seed + 1))
-        self.vocab = sorted({w for s in sentences[:5000] for w in s.split() if w.isalpha()})
+        self.stream = Shuffled(clauses, random.Random(seed + 1))
+        self.vocab = sorted({w for c in clauses[:5000] for w in c.split() if w.isalpha()})
         self.sites = make_sites(self.rng, 200)
         self.recent: deque[Original] = deque(maxlen=RECENT_ORIGINALS)
         self.boilerplate_first: dict[str, Original] = {}
@@ -357,13 +377,13 @@ class CorpusBuilder:
         self.counts = {k: 0 for k in (*KINDS, "boilerplate", "original")}
 
     def new_original(self) -> str:
-        """A fresh paragraph of 40-160 words stitched from the sentence stream."""
+        """A fresh paragraph of 40-160 words of newly composed sentences."""
         target = self.rng.randint(40, 160)
         parts: list[str] = []
         n_words = 0
         n_chars = 0
         while n_words < target:
-            sentence = self.stream.next()
+            sentence = compose_sentence(self.stream, self.rng)
             if parts and n_chars + len(sentence) > MAX_ORIGINAL_CHARS:
                 break
             parts.append(sentence)
@@ -439,14 +459,20 @@ class CorpusBuilder:
 
 
 def unrelated_similarity(texts: Sequence[str], rng: random.Random, pairs: int = 2000) -> dict[str, float]:
-    """Jaccard over random pairs of distinct originals: should be near zero."""
+    """Jaccard and containment over random pairs of distinct originals: should be near zero.
+
+    Containment is the share of the smaller shingle set inside the larger one
+    (what a containment-aware deduplicator looks at).
+    """
     if len(texts) < 2:
-        return {"pairs": 0, "max": 0.0, "mean": 0.0}
-    values = []
+        return {"pairs": 0, "max": 0.0, "mean": 0.0, "max_containment": 0.0}
+    jaccards, containments = [], []
     for _ in range(pairs):
-        a, b = rng.sample(range(len(texts)), 2)
-        values.append(jaccard(texts[a], texts[b]))
-    return {"pairs": pairs, "max": max(values), "mean": sum(values) / len(values)}
+        a, b = (shingles(texts[i]) for i in rng.sample(range(len(texts)), 2))
+        shared = len(a & b)
+        jaccards.append(shared / len(a | b) if a or b else 0.0)
+        containments.append(shared / min(len(a), len(b)) if a and b else 0.0)
+    return {"pairs": pairs, "max": max(jaccards), "mean": sum(jaccards) / pairs, "max_containment": max(containments)}
 
 
 def build(sources: Sequence[Path], size_mb: float, seed: int, out: Path) -> dict:
@@ -454,13 +480,13 @@ def build(sources: Sequence[Path], size_mb: float, seed: int, out: Path) -> dict
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sentences = load_sentences(sources)
-    if len(sentences) < 50:
-        raise SystemExit(f"prose source too small: {len(sentences)} sentences")
+    clauses = load_clauses(sources)
+    if len(clauses) < 200:
+        raise SystemExit(f"prose source too small: {len(clauses)} clauses")
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    builder = CorpusBuilder(sentences, seed)
+    builder = CorpusBuilder(clauses, seed)
     total = 0
     number = 0
     limit = int(size_mb * MB)
@@ -483,7 +509,7 @@ def build(sources: Sequence[Path], size_mb: float, seed: int, out: Path) -> dict
         "sources": [str(p) for p in sources],
         "source_sha256": source_digest(sources),
         "generator_sha256": generator_digest(),
-        "sentences": len(sentences),
+        "clauses": len(clauses),
         "paragraphs": sum(builder.counts.values()),
         "counts": builder.counts,
         "unrelated_jaccard": unrelated_similarity([o.text for o in builder.recent], check_rng),

@@ -20,15 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("bench_make_corpus", ROOT / "bench" / "make_corpus.py")
+def _load(script: str):
+    """Import a bench/ script by path (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", ROOT / "bench" / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    sys.modules[spec.name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
 
 
-make_corpus = _load_generator()
+make_corpus = _load("make_corpus")
 
 
 def _digest(folder: Path) -> str:
@@ -53,19 +54,19 @@ def corpus(scratch: Path) -> Path:
     if not SEEDS:
         pytest.skip("no seeds/*.txt to use as prose")
     out = scratch / "a"
-    make_corpus.build(SEEDS, 0.3, 7, out)
+    make_corpus.build(SEEDS, 0.12, 7, out)
     return out
 
 
 def test_same_seed_same_bytes(corpus: Path, scratch: Path) -> None:
     again = scratch / "b"
-    make_corpus.build(SEEDS, 0.3, 7, again)
+    make_corpus.build(SEEDS, 0.12, 7, again)
     assert _digest(again) == _digest(corpus)
 
 
 def test_other_seed_other_bytes(corpus: Path, scratch: Path) -> None:
     other = scratch / "c"
-    make_corpus.build(SEEDS, 0.3, 8, other)
+    make_corpus.build(SEEDS, 0.12, 8, other)
     assert _digest(other) != _digest(corpus)
 
 
@@ -93,3 +94,16 @@ def test_jaccard_normalisation() -> None:
     assert make_corpus.jaccard("the king’s men all five of them", make_corpus.mojibake("the king’s men all five of them", "cp1252")) < 1.0
     assert make_corpus.mojibake("’", "cp1252") == "â€™"
     assert make_corpus.mojibake("’", "lead_lost") == "€™"
+
+
+def test_scoring_counts_pairs_inside_clusters() -> None:
+    run_bench = _load("run_bench")
+    # Original 1 with copies 2 (exact) and 3 (OCR); boilerplate line 9 repeated as 10.
+    truth = run_bench.Truth([(2, 1, "exact", 1.0), (3, 1, "ocr_noise", 0.55), (10, 9, "boilerplate", 1.0)], {9, 10}, 20)
+    partial = run_bench.score([(1, 2), (5, 6)], truth)
+    assert (partial["precision"], partial["recall"]) == (0.5, pytest.approx(1 / 3))
+    assert partial["recall_by"]["kind:ocr_noise"] == (0.0, 1)
+    assert partial["recall_by"]["bin:0.9-1.0"] == (1.0, 1)
+    perfect = run_bench.score([(2, 1), (3, 2), (9, 10)], truth)
+    assert (perfect["precision"], perfect["recall"], perfect["f1"]) == (1.0, 1.0, 1.0)
+    assert perfect["recall_by"]["kind:boilerplate"] == (1.0, 1)
