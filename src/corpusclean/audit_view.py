@@ -26,7 +26,7 @@ def _preview(text: str | None, width: int = PREVIEW) -> str:
 
 
 def _sim(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}".rstrip("0").rstrip(".") if value == 1.0 else f"{value:.4f}"
+    return "—" if value is None else f"{value:.4f}"
 
 
 def _conf(value: float | None) -> str:
