@@ -1,4 +1,5 @@
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -20,7 +21,7 @@ def test_outputs_are_datasets_with_manifest(tmp_path):
     assert ds.dataset(tmp_path / "duplicates").schema.names == ["paragraph_id", "text"]
     assert json.loads((tmp_path / "manifest.json").read_text())["run_id"] == "r1"
     assert written["paragraphs"] == ["paragraphs/part-00000.parquet"]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".runs"]
 
 
 def test_large_tables_are_split_into_parts(tmp_path, monkeypatch):
@@ -41,15 +42,31 @@ def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
         write_outputs(tmp_path, _tables(7), {"run_id": "bad"})
     assert ds.dataset(tmp_path / "paragraphs").count_rows() == 3
     assert json.loads((tmp_path / "manifest.json").read_text())["run_id"] == "good"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging-")]
+    assert [p.name for p in (tmp_path / ".runs").iterdir() if p.name.startswith(".tmp")] == []
 
 
-def test_clean_stale_restores_an_output_renamed_aside(tmp_path):
+def test_clean_stale_removes_leftovers_of_killed_runs(tmp_path):
     write_outputs(tmp_path, _tables(3), {"run_id": "good"})
-    # a run killed between its two renames
-    (tmp_path / "paragraphs").rename(tmp_path / ".old-paragraphs-deadbeef")
-    (tmp_path / ".staging-abc").mkdir()
+    (tmp_path / ".runs" / ".tmp-abc").mkdir()
     (tmp_path / ".work-abc").mkdir()
+    os.symlink("nowhere", tmp_path / ".current-dead")
     clean_stale(tmp_path)
     assert ds.dataset(tmp_path / "paragraphs").count_rows() == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrections", "duplicates", "manifest.json", "paragraphs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".runs", "corrections", "current", "duplicates", "manifest.json", "paragraphs", "report.html"]
+    assert [p.name for p in (tmp_path / ".runs").iterdir() if p.name.startswith(".")] == []
+
+
+def test_every_run_is_one_snapshot_and_old_ones_are_dropped(tmp_path):
+    for run in range(4):
+        write_outputs(tmp_path, _tables(run + 1), {"run_id": f"r{run}"})
+        manifest = json.loads((tmp_path / "manifest.json").read_text())
+        assert manifest["run_id"] == f"r{run}" and ds.dataset(tmp_path / "paragraphs").count_rows() == run + 1
+    assert len([p for p in (tmp_path / ".runs").iterdir()]) == write.KEEP_SNAPSHOTS
+
+
+def test_old_layout_with_real_directories_is_migrated(tmp_path):
+    (tmp_path / "paragraphs").mkdir()
+    (tmp_path / "paragraphs" / "part-00000.parquet").write_bytes(b"old")
+    (tmp_path / "manifest.json").write_text("{}")
+    write_outputs(tmp_path, _tables(2), {"run_id": "new"})
+    assert (tmp_path / "paragraphs").is_symlink() and ds.dataset(tmp_path / "paragraphs").count_rows() == 2

@@ -1,8 +1,11 @@
-"""Write a run's outputs: Parquet datasets and the manifest, each swapped in atomically.
+"""Write a run's outputs: Parquet datasets and the manifest, committed together atomically.
 
-Every output is first written complete under a temporary name inside the
-output directory, then renamed into place. A run that fails or is killed
-leaves the previous good output where it was.
+Each run writes a complete snapshot under ``DIR/.runs/<name>/``; then one
+atomic rename points the symlink ``DIR/current`` at it. The published names
+(``DIR/paragraphs``, ``DIR/duplicates``, ``DIR/corrections``,
+``DIR/manifest.json``, ``DIR/report.html``) are fixed symlinks through
+``current``, so readers always see one whole run: a run killed at any point
+leaves the previous snapshot in place, complete and consistent.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,15 +23,22 @@ import pyarrow.parquet as pq
 
 DATASETS = ("paragraphs", "duplicates", "corrections")
 MANIFEST = "manifest.json"
+REPORT = "report.html"
+PUBLISHED = (*DATASETS, MANIFEST, REPORT)
+SNAPSHOTS = ".runs"
+CURRENT = "current"
+KEEP_SNAPSHOTS = 2
+"""The current snapshot and the one before it (a reader may still be scanning it)."""
 ROWS_PER_PART = 250_000
 COMPRESSION = "zstd"
 
 
-def write_dataset(table: pa.Table, directory: Path, rows_per_part: int = ROWS_PER_PART) -> list[Path]:
+def write_dataset(table: pa.Table, directory: Path, rows_per_part: int | None = None) -> list[Path]:
     """Write ``table`` as ``part-00000.parquet``… files into a new ``directory``.
 
     An empty table still gets one part file, so the schema is always readable.
     """
+    rows_per_part = rows_per_part or ROWS_PER_PART
     directory.mkdir(parents=True)
     parts: list[Path] = []
     offsets = range(0, max(table.num_rows, 1), rows_per_part)
@@ -49,13 +60,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def replace_path(staged: Path, final: Path) -> None:
-    """Move ``staged`` to ``final``, replacing what was there with one rename where possible.
+def _fsync_tree(root: Path) -> None:
+    for directory, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(directory, name), "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(Path(directory))
 
-    A directory cannot be renamed over a non-empty one, so the old one is first
-    renamed aside (a crash between the two renames leaves it under ``.old-*``,
-    which the next run's :func:`clean_stale` removes after restoring it).
-    """
+
+def replace_path(staged: Path, final: Path) -> None:
+    """Move ``staged`` to ``final``, replacing what was there (used for single files and links)."""
     if final.is_dir() and not final.is_symlink():
         aside = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
         os.rename(final, aside)
@@ -66,11 +80,62 @@ def replace_path(staged: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-def clean_stale(out_dir: Path) -> None:
-    """Remove leftovers of killed runs; restore an output that was renamed aside but not replaced.
+def new_snapshot(out_dir: Path) -> Path:
+    """A fresh, empty staging directory for the next snapshot (inside ``DIR/.runs``)."""
+    staging = out_dir / SNAPSHOTS / f".tmp-{uuid.uuid4().hex[:12]}"
+    staging.mkdir(parents=True)
+    return staging
 
-    Call it only while holding the output lock (:mod:`corpusclean.lock`): it
-    deletes every work and staging directory in ``out_dir``.
+
+def current_snapshot(out_dir: Path) -> Path | None:
+    """The committed snapshot directory, or ``None`` before the first run."""
+    link = out_dir / CURRENT
+    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+
+
+def commit_snapshot(out_dir: Path, staging: Path) -> Path:
+    """Make the complete snapshot in ``staging`` the current one, atomically; returns its directory."""
+    _fsync_tree(staging)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+    final = out_dir / SNAPSHOTS / name
+    os.rename(staging, final)
+    link = out_dir / f".current-{uuid.uuid4().hex[:8]}"
+    os.symlink(f"{SNAPSHOTS}/{name}", link)
+    os.replace(link, out_dir / CURRENT)  # the commit point
+    _fsync_dir(out_dir)
+    publish_links(out_dir)
+    _drop_old_snapshots(out_dir)
+    return final
+
+
+def publish_links(out_dir: Path) -> None:
+    """Create the fixed ``DIR/<name> -> current/<name>`` links (replacing outputs of the pre-snapshot layout)."""
+    for name in PUBLISHED:
+        path = out_dir / name
+        target = f"{CURRENT}/{name}"
+        if path.is_symlink() and os.readlink(path) == target:
+            continue
+        link = out_dir / f".link-{uuid.uuid4().hex[:8]}"
+        os.symlink(target, link)
+        if path.is_dir() and not path.is_symlink():
+            replace_path(link, path)
+        else:
+            os.replace(link, path)
+
+
+def _drop_old_snapshots(out_dir: Path) -> None:
+    root = out_dir / SNAPSHOTS
+    current = current_snapshot(out_dir)
+    snapshots = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    for old in snapshots[:-KEEP_SNAPSHOTS]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_stale(out_dir: Path) -> None:
+    """Remove leftovers of killed runs (work and staging directories, half-made links).
+
+    Call it only while holding the output lock (:mod:`corpusclean.lock`).
     """
     if not out_dir.is_dir():
         return
@@ -78,12 +143,33 @@ def clean_stale(out_dir: Path) -> None:
         if entry.name.startswith(".old-"):
             name = entry.name[len(".old-") :].rsplit("-", 1)[0]
             target = out_dir / name
-            if not target.exists():
+            if not target.exists() and not target.is_symlink():
                 os.rename(entry, target)
             else:
                 shutil.rmtree(entry, ignore_errors=True)
         elif entry.name.startswith((".staging-", ".work-")):
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith((".current-", ".link-")) and entry.is_symlink():
+            entry.unlink()
+    snapshots = out_dir / SNAPSHOTS
+    if snapshots.is_dir():
+        for entry in snapshots.iterdir():
+            if entry.name.startswith(".tmp-"):
+                shutil.rmtree(entry, ignore_errors=True)
+    if current_snapshot(out_dir) is not None:
+        publish_links(out_dir)
+
+
+def write_snapshot_files(
+    staging: Path, tables: Mapping[str, pa.Table], manifest: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """Write the datasets and the manifest into a staging snapshot; returns the part files written."""
+    written: dict[str, list[str]] = {}
+    for name in DATASETS:
+        parts = write_dataset(tables[name], staging / name)
+        written[name] = [f"{name}/{p.name}" for p in parts]
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return written
 
 
 def write_outputs(
@@ -91,24 +177,15 @@ def write_outputs(
     tables: Mapping[str, pa.Table],
     manifest: Mapping[str, Any],
 ) -> dict[str, list[str]]:
-    """Write the datasets and manifest into ``out_dir``, each swapped in atomically.
+    """Write the datasets and manifest into ``out_dir`` as one new snapshot, committed atomically.
 
-    The manifest is written last, so a manifest always describes outputs that
-    are complete on disk. Returns the part files written, relative to ``out_dir``.
+    Returns the part files written, relative to the snapshot (and so to ``out_dir``).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".staging-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    written: dict[str, list[str]] = {}
+    staging = new_snapshot(out_dir)
     try:
-        for name in DATASETS:
-            parts = write_dataset(tables[name], staging / name)
-            written[name] = [f"{name}/{p.name}" for p in parts]
-        manifest_path = staging / MANIFEST
-        manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        for name in DATASETS:
-            replace_path(staging / name, out_dir / name)
-        replace_path(manifest_path, out_dir / MANIFEST)
+        written = write_snapshot_files(staging, tables, manifest)
+        commit_snapshot(out_dir, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
