@@ -8,7 +8,6 @@ expected value below is derived from what the fixture put in.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -270,6 +269,8 @@ def test_restore_moves_a_removal_back_and_records_it(out):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["paragraphs"]["removed"] == len(REMOVED) - 1
     assert not [p for p in out.iterdir() if p.name.startswith(".staging-")]
+    assert not [p for p in (out / ".runs").iterdir() if p.name.startswith(".tmp-")]
+    assert "b000000000000002" in (out / "report.html").read_text()  # the report was rewritten with the change
 
 
 def test_restore_a_whole_cluster_then_again_is_harmless(out):
@@ -327,5 +328,5 @@ def test_cli_exit_codes(out, tmp_path):
     assert runner.invoke(app, ["restore", str(out)]).exit_code == 2
     assert runner.invoke(app, ["restore", str(out), "--reject-edit", "bad"]).exit_code == 2
     assert runner.invoke(app, ["report", str(out), "-o", str(tmp_path / "x.html")]).exit_code == 0
-    shutil.rmtree(out / "corrections")
+    (out / "corrections").unlink()  # a published name is a link into the current snapshot
     assert runner.invoke(app, ["report", str(out)]).exit_code == 2

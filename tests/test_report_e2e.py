@@ -222,7 +222,7 @@ def test_report_in_chromium(seeds_out, chromium):
 
 def test_restore_and_reject_on_the_seeds(seeds_out, tmp_path, chromium):
     out = tmp_path / "copy"
-    shutil.copytree(seeds_out, out)
+    shutil.copytree(seeds_out, out, symlinks=True)  # keep the snapshot layout (links into .runs/)
     write_report(out)
     eight = _eight_days(out)["paragraph_id"]
     runner = CliRunner()

@@ -334,8 +334,4 @@ def restore_action(out_dir: str, paragraph_ids: list[str], cluster_id: str | Non
             out_console.print(f"  also dropped the edits that depended on it: {', '.join(rec.dependents)}")
         if rec.stage == "ocr":
             out_console.print(f"  '{rec.before}' is on the do-not-fix list for the next run")
-    out_console.print(f"recorded in {root / ov.OVERRIDES_FILE}")
-    if (root / "report.html").is_file():
-        from corpusclean.report import write_report
-
-        out_console.print(f"updated {write_report(root)}")
+    out_console.print(f"recorded in {ov.overrides_path(root)}; {root} and its report.html now show it")

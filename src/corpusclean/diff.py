@@ -65,21 +65,25 @@ def _elide(text: str, keep: int) -> str:
 
 
 def condense(ops: list[DiffOp], keep: int = 12) -> list[DiffOp]:
-    """The diff with the middle of long runs elided, for reading side by side.
+    """The diff with the middle of the right side's long runs of its own words elided, for reading side by side.
 
     A contained paragraph's twin can be 300 words around the 20 it shares;
-    what matters is where they match and differ, so each side of a run keeps
-    its first and last ``keep`` words (a run at either end keeps only the part
-    next to the rest).
+    what matters is where they match and differ, so a run of words only the
+    right (kept) side has keeps its first and last ``keep`` words (a run at
+    either end keeps only the part next to the rest). Shared runs and the
+    left (removed) side are never cut.
     """
     out: list[DiffOp] = []
     for n, op in enumerate(ops):
-        a, b = _elide(op.a, keep), _elide(op.b, keep)
+        if op.kind == "equal":  # shared text, and the left (removed) side, are always shown whole
+            out.append(op)
+            continue
+        b = _elide(op.b, keep)
         if n == 0 and len(ops) > 1:  # leading run: only its end touches the rest
-            a, b = _lead(op.a, keep), _lead(op.b, keep)
+            b = _lead(op.b, keep)
         elif n == len(ops) - 1 and len(ops) > 1:
-            a, b = _trail(op.a, keep), _trail(op.b, keep)
-        out.append(DiffOp(op.kind, a, b))
+            b = _trail(op.b, keep)
+        out.append(DiffOp(op.kind, op.a, b))
     return out
 
 

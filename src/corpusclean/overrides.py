@@ -1,21 +1,22 @@
 """Reviewer overrides: restore wrongly removed paragraphs, reject wrong edits, and remember both.
 
-The store is ``DIR/overrides.json`` next to the datasets (a run's
-``write_outputs`` leaves it alone). :func:`load_overrides` gives the next run
-what to honour: paragraph ids dedup must keep, and the words OCR must not fix.
+The store is ``DIR/overrides.json`` next to the published outputs (runs
+never touch it). :func:`load_overrides` gives the next run what to honour:
+paragraph ids dedup must keep, and the words OCR must not fix.
 
 :func:`restore` and :func:`reject_edit` also apply the override to the
-existing outputs, so the audit and report show it at once: every dataset they
-touch is rewritten part file by part file (memory bounded by one part) into a
-staging directory and swapped in with :func:`corpusclean.write.replace_path`,
-then the override is recorded and the manifest's counts updated, last.
+existing outputs, so the audit and report show it at once. Under the output
+lock (:mod:`corpusclean.lock`, the one runs take) they build a new snapshot
+(:mod:`corpusclean.write`): the datasets they change are rewritten part file
+by part file (memory bounded by one part), the others hard-linked, the
+manifest's counts refreshed and the report rewritten; then one commit
+publishes it all. The override is recorded first, so that even if the commit
+fails the next run honours it (and a failed commit puts the old store back).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,7 +34,8 @@ import pyarrow.parquet as pq
 from corpusclean import audit
 from corpusclean.edits import Edit, replay_edits
 from corpusclean.segment import join_lines
-from corpusclean.write import COMPRESSION, MANIFEST, replace_path
+from corpusclean.lock import output_lock
+from corpusclean.write import COMPRESSION, DATASETS, MANIFEST, REPORT, SNAPSHOTS, commit_snapshot, current_snapshot, new_snapshot
 
 OVERRIDES_FILE = "overrides.json"
 FORMAT_VERSION = 1
@@ -132,9 +134,17 @@ class Overrides:
         )
 
 
+def overrides_path(out_dir: Path | str) -> Path:
+    """``DIR/overrides.json``; given a snapshot (``DIR/.runs/<name>``, as the flow gives the report), its DIR's."""
+    root = Path(out_dir)
+    if root.parent.name == SNAPSHOTS and not (root / OVERRIDES_FILE).exists():
+        return root.parent.parent / OVERRIDES_FILE
+    return root / OVERRIDES_FILE
+
+
 def load_overrides(out_dir: Path | str) -> Overrides:
     """The overrides recorded for ``out_dir`` (empty if there are none)."""
-    path = Path(out_dir) / OVERRIDES_FILE
+    path = overrides_path(out_dir)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -151,17 +161,6 @@ def save_overrides(out_dir: Path, overrides: Overrides) -> Path:
     tmp.write_text(json.dumps(overrides.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-@contextlib.contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    """Serialise overrides on one output: two reviewers restoring at once must not lose an update."""
-    with open(out_dir / ".overrides.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _now() -> str:
@@ -182,9 +181,52 @@ def _rewrite_dataset(src: Path, dst: Path, transform: PartTransform) -> None:
         pq.write_table(table, dst / part.name, compression=COMPRESSION)
 
 
-def _swap_in(out_dir: Path, staged: Mapping[str, Path]) -> None:
-    for name, path in staged.items():
-        replace_path(path, out_dir / name)
+def _link_dataset(src: Path, dst: Path) -> None:
+    """Put an unchanged dataset in the new snapshot: hard links (snapshots are never modified in place)."""
+    dst.mkdir(parents=True)
+    for part in sorted(src.glob("*.parquet")):
+        try:
+            os.link(part, dst / part.name)
+        except OSError:  # another file system, or no hard links: copy
+            shutil.copy2(part, dst / part.name)
+
+
+def _commit_change(root: Path, rewrites: Mapping[str, PartTransform], overrides: Overrides) -> None:
+    """Publish a new snapshot of ``root`` with ``rewrites`` applied, after recording ``overrides``.
+
+    Call with the output lock held. The manifest's counts are recomputed from
+    the new datasets and the report is rewritten (a failure there is not fatal:
+    the report is a view of the data).
+    """
+    source = current_snapshot(root) or root
+    store = overrides_path(root)
+    previous = store.read_bytes() if store.exists() else None
+    save_overrides(root, overrides)
+    staging = new_snapshot(root)
+    try:
+        for name in DATASETS:
+            if name in rewrites:
+                _rewrite_dataset(source / name, staging / name, rewrites[name])
+            else:
+                _link_dataset(source / name, staging / name)
+        manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8")) if (source / MANIFEST).is_file() else {}
+        _recount(staging)(manifest)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        try:
+            from corpusclean.report import write_report
+
+            write_report(staging, staging / REPORT)
+        except Exception:  # noqa: BLE001 - never lose the override for the view
+            pass
+        commit_snapshot(root, staging)
+    except BaseException:
+        if previous is None:
+            store.unlink(missing_ok=True)
+        else:
+            store.write_bytes(previous)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _replace_rows(table: pa.Table, key: str, updates: Mapping[str, Mapping[str, Any]]) -> pa.Table:
@@ -207,19 +249,8 @@ def _replace_rows(table: pa.Table, key: str, updates: Mapping[str, Mapping[str, 
     return table
 
 
-def _update_manifest(out_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    path = out_dir / MANIFEST
-    if not path.is_file():
-        return
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    change(manifest)
-    tmp = out_dir / f".staging-{MANIFEST}-{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    replace_path(tmp, path)
-
-
 def _recount(out_dir: Path) -> Callable[[dict[str, Any]], None]:
-    """A manifest change that refreshes paragraph and edit counts from the datasets on disk."""
+    """A manifest change that refreshes paragraph and edit counts from the datasets in ``out_dir``."""
     output = audit.open_output(out_dir)
     con = audit.connect(output)
     kept = con.execute("select count(*) from paragraphs").fetchall()[0][0]
@@ -237,13 +268,6 @@ def _recount(out_dir: Path) -> Callable[[dict[str, Any]], None]:
                                  "file": OVERRIDES_FILE}
 
     return change
-
-
-def _staging(out_dir: Path) -> Path:
-    # ``.staging-`` so that a killed command's leftovers are removed by the next run's ``clean_stale``.
-    path = out_dir / f".staging-override-{uuid.uuid4().hex[:12]}"
-    path.mkdir()
-    return path
 
 
 # --- restore -----------------------------------------------------------------------------------
@@ -270,9 +294,9 @@ def restore(out_dir: Path | str, paragraph_ids: Sequence[str] = (), cluster_id: 
     Raises:
         UnknownId: an id that is neither removed nor kept, or an unknown cluster.
     """
-    root = Path(out_dir)
-    output = audit.open_output(root)
-    with _locked(root):
+    root = audit.open_output(out_dir).root
+    with output_lock(root):
+        output = audit.open_output(current_snapshot(root) or root)  # read the snapshot we will replace
         con = audit.connect(output)
         if cluster_id is not None:
             ids = [r[0] for r in con.execute("select paragraph_id from duplicates where cluster_id = ?", [cluster_id]).fetchall()]
@@ -298,17 +322,17 @@ def restore(out_dir: Path | str, paragraph_ids: Sequence[str] = (), cluster_id: 
         # (which did not honour it yet) is not lost; just nothing to move.
         known = overrides.kept_paragraph_ids
         records += tuple(Restore(p, None, None, None, None, None, now) for p in sorted(already_kept) if p not in known)
+        updated = dataclasses.replace(overrides, restored=overrides.restored + records)
         if rows.num_rows:
-            _move_to_paragraphs(root, rows)
-        if records:
-            save_overrides(root, dataclasses.replace(overrides, restored=overrides.restored + records))
-        _update_manifest(root, _recount(root))
+            _commit_change(root, _move_to_paragraphs(output.root, rows), updated)
+        elif records:
+            save_overrides(root, updated)
         return RestoreResult(records, tuple(sorted(already_kept)))
 
 
-def _move_to_paragraphs(root: Path, removed: pa.Table) -> None:
-    """Rewrite ``paragraphs`` with ``removed`` rows merged in order and ``duplicates`` without them."""
-    paragraph_schema = pq.read_schema(next(iter(sorted((root / "paragraphs").glob("*.parquet")))))
+def _move_to_paragraphs(source: Path, removed: pa.Table) -> dict[str, PartTransform]:
+    """Rewrites of ``paragraphs`` (``removed`` rows merged in order) and ``duplicates`` (without them)."""
+    paragraph_schema = pq.read_schema(next(iter(sorted((source / "paragraphs").glob("*.parquet")))))
     n = removed.num_rows
     as_kept = removed.append_column("duplicates_removed", pa.array([0] * n, pa.int64()))
     as_kept = as_kept.select(paragraph_schema.names).cast(paragraph_schema)
@@ -336,13 +360,7 @@ def _move_to_paragraphs(root: Path, removed: pa.Table) -> None:
     def duplicates(part: pa.Table, last: bool) -> pa.Table:
         return part.filter(pc.invert(pc.is_in(part.column("paragraph_id"), value_set=moved_ids)))
 
-    staging = _staging(root)
-    try:
-        _rewrite_dataset(root / "paragraphs", staging / "paragraphs", paragraphs)
-        _rewrite_dataset(root / "duplicates", staging / "duplicates", duplicates)
-        _swap_in(root, {"paragraphs": staging / "paragraphs", "duplicates": staging / "duplicates"})
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return {"paragraphs": paragraphs, "duplicates": duplicates}
 
 
 # --- reject an edit ----------------------------------------------------------------------------
@@ -418,10 +436,10 @@ def reject_edit(out_dir: Path | str, edit_id: str) -> RejectResult:
     its ``corrections`` rows are rewritten; dedup is not rerun (the next run
     sees the text as rebuilt, with the word on the do-not-fix list).
     """
-    root = Path(out_dir)
-    output = audit.open_output(root)
+    root = audit.open_output(out_dir).root
     paragraph_id, edit_index = audit.parse_edit_id(edit_id)
-    with _locked(root):
+    with output_lock(root):
+        output = audit.open_output(current_snapshot(root) or root)
         row = audit.edit(output, edit_id)
         detail = audit.paragraph(output, paragraph_id)
         rejection = without_edit(join_lines(detail["row"]["original_text"]), detail["edits"], edit_index)
@@ -442,20 +460,13 @@ def reject_edit(out_dir: Path | str, edit_id: str) -> RejectResult:
             replacement = pa.Table.from_pylist(new_rows, schema=part.schema)
             return pa.concat_tables([rest, replacement]).sort_by([("paragraph_id", "ascending"), ("edit_index", "ascending")])
 
-        staging = _staging(root)
-        try:
-            _rewrite_dataset(root / dataset, staging / dataset, paragraphs)
-            _rewrite_dataset(root / "corrections", staging / "corrections", corrections)
-            _swap_in(root, {dataset: staging / dataset, "corrections": staging / "corrections"})
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         record = RejectedEdit(
             paragraph_id, edit_index, row["stage"], row["rule"], row["before"], row["after"], row["confidence"],
             tuple(audit.edit_id(paragraph_id, i) for i in rejection.dropped[1:]), _now(),
         )
         overrides = load_overrides(root)
-        save_overrides(root, dataclasses.replace(overrides, rejected_edits=overrides.rejected_edits + (record,)))
-        _update_manifest(root, _recount(root))
+        updated = dataclasses.replace(overrides, rejected_edits=overrides.rejected_edits + (record,))
+        _commit_change(root, {dataset: paragraphs, "corrections": corrections}, updated)
         return RejectResult(record, text, dataset)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from corpusclean import audit
 from corpusclean.overrides import load_overrides
+from corpusclean.write import current_snapshot
 
 TEMPLATE = Path(__file__).with_name("report_page.html")
 REPORT_FILE = "report.html"
@@ -186,16 +187,24 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_report(out_dir: Path, path: Path | None = None, budget: Budget = Budget()) -> Path:
-    """Write the report for the output in ``out_dir`` to ``path`` (default ``out_dir/report.html``); return the path.
+    """Write the report for the output in ``out_dir`` to ``path``; return the path to open.
 
-    Written under a temporary name and renamed, so an open report is never half-written.
+    By default it goes in the current snapshot (``DIR/report.html`` links
+    there; see :mod:`corpusclean.write`), or ``DIR/report.html`` for an output
+    without snapshots. Written under a temporary name and renamed, so an open
+    report is never half-written.
     """
     out_dir = Path(out_dir)
-    target = Path(path) if path is not None else out_dir / REPORT_FILE
+    if path is None:
+        published = out_dir / REPORT_FILE
+        snapshot = current_snapshot(out_dir)
+        target = snapshot / REPORT_FILE if snapshot is not None else published
+    else:
+        published = target = Path(path)
     data = _json_safe(report_data(out_dir, budget))
     page = render_html(data)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".staging-{target.name}-{uuid.uuid4().hex[:8]}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, target)
-    return target
+    return published if published.resolve() == target.resolve() else target
