@@ -38,6 +38,10 @@ _WORD = r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*"
 _SKIP = r"(?<!\S)(?:(?:[a-z][a-z0-9+.\-]*://|www\.)\S+|[^\s@]+@[^\s@]+\.\S+|\S*[_\\/{}<>=|#$%^~`@]\S*)"
 TOKEN_RE = regex.compile(rf"(?P<skip>{_SKIP})|(?P<word>{_WORD})", regex.IGNORECASE)
 WORD_RE = regex.compile(rf"^{_WORD}$")
+# Text with none of these cannot hold a skipped chunk, so its words are simply
+# the matches of ``_WORD`` (a far cheaper pattern than ``TOKEN_RE``).
+_SKIP_HINT_RE = regex.compile(r"[_\\/{}<>=|#$%^~`@]|www\.", regex.IGNORECASE)
+_PLAIN_WORD_RE = regex.compile(_WORD)
 # Lower-to-upper case boundaries inside a token: ``collectionNicolaevsky`` is
 # two words run together by OCR (or by joining lines); counting the halves lets
 # the run's vocabulary vouch for ``Nicolaevsky``.
@@ -87,9 +91,19 @@ def iter_words(text: str) -> Iterable[regex.Match[str]]:
     URLs, e-mail addresses and code-like chunks are skipped whole, so no word
     inside them is ever yielded.
     """
+    if _SKIP_HINT_RE.search(text) is None:
+        yield from _PLAIN_WORD_RE.finditer(text)
+        return
     for match in TOKEN_RE.finditer(text):
         if match.lastgroup == "word":
             yield match
+
+
+def word_tokens(text: str) -> list[str]:
+    """The correctable words of ``text`` as strings (what :func:`iter_words` matches)."""
+    if _SKIP_HINT_RE.search(text) is None:
+        return _PLAIN_WORD_RE.findall(text)
+    return [m.group() for m in iter_words(text)]
 
 
 def count_vocabulary(texts: Iterable[str]) -> collections.Counter[str]:
@@ -177,10 +191,19 @@ class OcrCorrector:
         self._folded_table = {k: v for k, v in self.substitutions.items() if k == k.lower()}
         self.corpus_vocabulary = corpus_vocabulary
         self._model = None
+        self._reset_memo()
+
+    def _reset_memo(self) -> None:
+        # Per-token verdicts: a token's edits depend on the token and the run
+        # alone, and corpora repeat tokens (Zipf), so each is decided once.
+        self._unchanged: set[str] = set()
+        self._token_memo: dict[str, list[tuple[int, str, str, str, float]]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_model"] = None  # rebuilt lazily from the shared cache in the worker
+        state["_unchanged"] = set()
+        state["_token_memo"] = {}
         return state
 
     @property
@@ -219,30 +242,46 @@ class OcrCorrector:
         # word loop below then leaves alone.
         edits: list[Edit] = []
         claimed: list[tuple[int, int]] = []
-        if model is not None:
+        if model is not None and "-" in text:
             edits, claimed = model.correct_hyphenation(text, self._is_frozen)
+        if not claimed and self._unchanged.issuperset(word_tokens(text)):
+            return text, edits  # the common case: every word already known to stay
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
         for match in iter_words(text):
+            token = match.group()
+            if token in self._unchanged:
+                continue
             start, end = match.span()
             while next_claim is not None and next_claim[1] <= start:
                 next_claim = next(claimed_iter, None)
             if next_claim is not None and next_claim[0] < end:
                 continue  # part of a hyphenation repair already made
-            token = match.group()
-            if token.casefold() in self.protected:
-                continue
-            right = self._table_lookup(token)
-            if right is not None:
-                if right != token:
-                    edits.append(Edit(STAGE, "table", start, token, right, 1.0))
-                continue
-            if model is not None:
-                edits.extend(model.correct_token(text, match, self._is_frozen))
+            for offset, before, after, rule, confidence in self._token_edits(token, model):
+                edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
         edits.sort(key=lambda e: e.position)
         if not edits:
             return text, edits
         return _apply_sorted(text, edits), edits
+
+    def _token_edits(self, token: str, model) -> list[tuple[int, str, str, str, float]]:
+        """The edits for one word token, relative to its start (memoised per token)."""
+        memo = self._token_memo.get(token)
+        if memo is not None:
+            return memo
+        edits: list[tuple[int, str, str, str, float]] = []
+        if token.casefold() not in self.protected:
+            right = self._table_lookup(token)
+            if right is not None:
+                if right != token:
+                    edits.append((0, token, right, "table", 1.0))
+            elif model is not None:
+                edits = model.token_edits(token, self._is_frozen)
+        if edits:
+            self._token_memo[token] = edits
+        else:
+            self._unchanged.add(token)
+        return edits
 
     def _is_frozen(self, word: str) -> bool:
         """Whether the user forbids changing ``word`` (protected or fixed by the table)."""

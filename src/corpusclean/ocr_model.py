@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Callable, Iterable, Mapping
 
+import numpy as np
 import regex
 
 from corpusclean.edits import Edit
+from corpusclean.ocr_search import CandidateSearch, ConfusionArrays, Trie
 
 STAGE = "ocr"
 
@@ -58,8 +60,10 @@ MAX_CONFUSIONS = 3
 """Most confusions assumed in one word."""
 MIN_CONFUSION = 1e-4
 """Rarer learned confusions are not used: they cost search time and only add noise."""
-MIN_CHANNEL = 1e-9
+MIN_CHANNEL = 1e-7
 """Candidates whose confusions are jointly less likely than this are not generated."""
+MIN_CANDIDATE_FREQUENCY = 5e-8
+"""Rarer lexicon words are never proposed as corrections (they still count as words when seen)."""
 MIN_LETTERS = 3
 """Shorter tokens are too ambiguous to correct without context."""
 CHAR_LM_WORDS = 60_000
@@ -137,31 +141,57 @@ class CharModel:
             self._uni_ctx[gram[:1]] += n
         self._total = sum(uni.values())
         self._alphabet = max(len(uni), 1)
+        self._gram_cache: dict[str, float] = {}
+        self._word_cache: dict[str, float] = {}
 
     def log_prob(self, word: str) -> float:
-        """Natural log of P(word) under the model, end of word included."""
+        """Natural log of P(word) under the model, end of word included (memoised per word)."""
+        cached = self._word_cache.get(word)
+        if cached is None:
+            padded = "^^" + word + "$"
+            gram_cache = self._gram_cache
+            cached = 0.0
+            for i in range(len(padded) - 2):
+                gram = padded[i : i + 3]
+                logp = gram_cache.get(gram)
+                if logp is None:
+                    logp = gram_cache[gram] = self._gram_log_prob(gram)
+                cached += logp
+            self._word_cache[word] = cached
+        return cached
+
+    def _gram_log_prob(self, gram: str) -> float:
+        """Interpolated log P(gram[2] | gram[:2])."""
         w3, w2, w1 = self.WEIGHTS
-        padded = "^^" + word + "$"
-        total = 0.0
-        for i in range(len(padded) - 2):
-            gram = padded[i : i + 3]
-            ctx2 = self._bi_ctx.get(gram[:2], 0)
-            ctx1 = self._uni_ctx.get(gram[1], 0)
-            p3 = self._tri.get(gram, 0) / ctx2 if ctx2 else 0.0
-            p2 = self._bi.get(gram[1:], 0) / ctx1 if ctx1 else 0.0
-            p1 = (self._uni.get(gram[2], 0) + 0.5) / (self._total + 0.5 * self._alphabet)
-            total += math.log(w3 * p3 + w2 * p2 + w1 * p1)
-        return total
-
-
-def prefixes(words: Iterable[str]) -> frozenset[str]:
-    """Every non-empty prefix of ``words``: the candidate search stops at any other."""
-    return frozenset(w[:i] for w in words for i in range(1, len(w) + 1))
+        ctx2 = self._bi_ctx.get(gram[:2], 0)
+        ctx1 = self._uni_ctx.get(gram[1], 0)
+        p3 = self._tri.get(gram, 0) / ctx2 if ctx2 else 0.0
+        p2 = self._bi.get(gram[1:], 0) / ctx1 if ctx1 else 0.0
+        p1 = (self._uni.get(gram[2], 0) + 0.5) / (self._total + 0.5 * self._alphabet)
+        return math.log(w3 * p3 + w2 * p2 + w1 * p1)
 
 
 @functools.cache
-def lexicon_prefixes(language: str) -> frozenset[str]:
-    return prefixes(load_lexicon(language))
+def load_lexicon_trie(language: str) -> Trie:
+    """The lexicon words that may be proposed as corrections, as a search trie (built once per process).
+
+    Words rarer than :data:`MIN_CANDIDATE_FREQUENCY` are left out: in a web
+    word list they are mostly misspellings and OCR debris themselves, and
+    each one widens the search.
+    """
+    return Trie(w for w, f in load_lexicon(language).items() if f >= MIN_CANDIDATE_FREQUENCY)
+
+
+@functools.cache
+def lexicon_frequencies(language: str) -> np.ndarray:
+    """Lexicon frequency of each word of :func:`load_lexicon_trie`, by word id."""
+    lexicon = load_lexicon(language)
+    return np.array([lexicon[w] for w in load_lexicon_trie(language).words], np.float64)
+
+
+@functools.cache
+def load_confusion_arrays() -> ConfusionArrays:
+    return ConfusionArrays.build(load_confusions())
 
 
 @functools.cache
@@ -190,9 +220,10 @@ class NoisyChannelModel:
     corpus: dict[str, int]
     min_confidence: float
     corpus_total: int = 1
-    known_prefixes: frozenset[str] = frozenset()
-    corpus_prefixes: frozenset[str] = frozenset()
-    max_observed: int = 2
+    language: str = "en"
+    lexicon_trie: Trie | None = None
+    searcher: CandidateSearch | None = None
+    lexicon_priors: np.ndarray | None = None
     _cache: dict[str, Correction | None] = field(default_factory=dict)
     _lexicon_errors: dict[str, bool] = field(default_factory=dict)
 
@@ -208,21 +239,29 @@ class NoisyChannelModel:
         confusions = load_confusions()
         corpus = fold_vocabulary(corpus_vocabulary)
         lexicon = load_lexicon(language)
+        lexicon_trie = load_lexicon_trie(language)
+        corpus_total = max(1, sum(corpus.values()))
+        # A lexicon word's prior is its lexicon or run frequency, whichever is
+        # higher (see candidate_prior); precomputed so the compiled search scores it.
+        priors = lexicon_frequencies(language).copy()
+        for word, count in corpus.items():
+            k = lexicon_trie.word_id(word)
+            if k >= 0:
+                priors[k] = max(priors[k], CORPUS_WEIGHT * count / corpus_total)
         return cls(
             lexicon=lexicon,
             char_model=load_char_model(language),
             confusions=confusions,
             corpus=corpus,
             min_confidence=min_confidence,
-            max_observed=max(map(len, confusions), default=1),
-            corpus_total=max(1, sum(corpus.values())),
-            known_prefixes=lexicon_prefixes(language),
-            corpus_prefixes=prefixes(w for w in corpus if w not in lexicon),
+            corpus_total=corpus_total,
+            language=language,
+            lexicon_priors=priors,
+            lexicon_trie=lexicon_trie,
+            searcher=CandidateSearch(
+                lexicon_trie, Trie(w for w in corpus if w not in lexicon), load_confusion_arrays()
+            ),
         )
-
-    def _is_prefix(self, prefix: str) -> bool:
-        """Whether some lexicon or corpus word starts with ``prefix`` (prunes the search)."""
-        return prefix in self.known_prefixes or prefix in self.corpus_prefixes
 
     # --- word-level decision -------------------------------------------------
 
@@ -278,43 +317,33 @@ class NoisyChannelModel:
             self._lexicon_errors[word] = verdict
             return verdict
 
-    def candidates(self, word: str) -> Iterable[tuple[str, float, tuple[str, ...]]]:
-        """Every spelling that learned confusions turn into ``word``.
+    def best_candidate(self, word: str, use_corpus: bool = True) -> tuple[str | None, float, float, Callable[[], tuple[str, ...]]]:
+        """The likeliest intended spelling of OCR token ``word`` among those confusions turn into it.
 
-        Yields ``(candidate, P(word | candidate), confusions)``; at most
-        :data:`MAX_CONFUSIONS` confusions, none below :data:`MIN_CHANNEL`.
+        Candidates are words that at most :data:`MAX_CONFUSIONS` learned
+        confusions (fewer in short words), jointly at least
+        :data:`MIN_CHANNEL` likely, turn into ``word``, scored
+        ``candidate_prior * P(word | candidate)``. Returns (best candidate or
+        ``None``, its score, the sum of all candidates' scores, its
+        confusions as a thunk). Without ``use_corpus`` only the lexicon
+        counts, by its frequencies alone.
         """
-        confusions = self.confusions
-        max_observed = self.max_observed
-        n = len(word)
-        max_confusions = min(MAX_CONFUSIONS, 1 + n // 4)  # tbe: 1, tlic: 2, Licbkncchl: 3
-        is_prefix = self._is_prefix
-        # Depth-first over (position in word, spelling so far); a spelling no
-        # known word starts with is abandoned at once, which keeps the search
-        # to a few dozen states for most words.
-        stack: list[tuple[int, str, float, tuple[str, ...]]] = [(0, "", 1.0, ())]
-        while stack:
-            i, built, p, rules = stack.pop()
-            if i == n:
-                if rules:
-                    yield built, p, rules
+        max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)  # tbe: 1, tlic: 2, Licbkncchl: 3
+        priors = self.lexicon_priors if use_corpus else lexicon_frequencies(self.language)
+        found = self.searcher.search(word, max_confusions, MIN_CHANNEL, priors, use_run=use_corpus)
+        best, best_score, total = found.best, found.best_score, found.total
+        best_chain = found.best_chain
+        for candidate, channel, chain in found.run_words:
+            if candidate == word:
                 continue
-            if rules:  # with no confusion yet, the prefix is the word's own
-                kept = built + word[i]
-                if is_prefix(kept):
-                    stack.append((i + 1, kept, p, rules))
-            else:
-                stack.append((i + 1, built + word[i], p, rules))
-            if len(rules) >= max_confusions:
+            prior = self.candidate_prior(candidate, word)
+            if not prior:
                 continue
-            for span in range(1, min(max_observed, n - i) + 1):
-                observed = word[i : i + span]
-                for intended, q in confusions.get(observed, ()):
-                    if p * q < MIN_CHANNEL:
-                        break  # sorted by probability: the rest are rarer
-                    spelled = built + intended
-                    if is_prefix(spelled):
-                        stack.append((i + span, spelled, p * q, rules + (f"{observed}>{intended}",)))
+            score = prior * channel
+            total += score
+            if score > best_score:
+                best, best_score, best_chain = candidate, score, chain
+        return best, best_score, total, functools.partial(found.explain, best_chain)
 
     def decide(self, word: str) -> Correction | None:
         """The correction for lower-case ``word``, or ``None`` to keep it (cached)."""
@@ -327,31 +356,19 @@ class NoisyChannelModel:
         return verdict
 
     def _decide(self, word: str, use_corpus: bool = True) -> Correction | None:
-        keep = self.prior(word)
-        best: tuple[float, str, tuple[str, ...]] | None = None
-        total = keep
-        seen: set[str] = set()
-        for candidate, channel, rules in self.candidates(word):
-            if candidate in seen or candidate == word:
-                continue
-            seen.add(candidate)
-            prior = self.candidate_prior(candidate, word) if use_corpus else self.lexicon.get(candidate, 0.0)
-            if not prior:
-                continue
-            score = prior * channel
-            total += score
-            if best is None or score > best[0]:
-                best = (score, candidate, rules)
+        best, best_score, total, rules = self.best_candidate(word, use_corpus)
         if best is None:
             return None
+        keep = self.prior(word)
+        total += keep
         if use_corpus and word not in self.lexicon:
             repeated = self.corpus_rate(word, SELF_DISCOUNT)
-            if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(best[1]):
+            if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(best):
                 total += repeated - keep
-        confidence = best[0] / total
+        confidence = best_score / total
         if confidence < self.min_confidence:
             return None
-        return Correction(best[1], "confusion " + " ".join(best[2]), confidence)
+        return Correction(best, "confusion " + " ".join(rules()), confidence)
 
     def is_trusted(self, word: str) -> bool:
         """A lexicon word common enough that no unigram evidence could overturn it."""
@@ -381,13 +398,15 @@ class NoisyChannelModel:
             return None
         return Correction(transfer_case(token, verdict.word), verdict.rule, verdict.confidence)
 
-    def correct_token(self, text: str, match: regex.Match[str], is_frozen: Callable[[str], bool]) -> list[Edit]:
-        """Edits for one word token of ``text`` (possessives and compounds split off)."""
-        token = match.group()
+    def token_edits(self, token: str, is_frozen: Callable[[str], bool]) -> list[tuple[int, str, str, str, float]]:
+        """Changes to one word token as ``(offset in token, before, after, rule, confidence)``.
+
+        Possessives and hyphenated compounds are split off first. The result
+        depends on the token alone (and the run), so callers may memoise it.
+        """
         if self.is_trusted(token.lower()):
             return []  # the common case, decided before any splitting
-        start = match.start()
-        edits: list[Edit] = []
+        edits: list[tuple[int, str, str, str, float]] = []
         offset = 0
         for part in token.split("-"):
             stem = part
@@ -395,11 +414,12 @@ class NoisyChannelModel:
             if possessive:
                 stem = possessive.group("stem")
             if "'" in stem or "’" in stem:
+                offset += len(part) + 1
                 continue  # elisions (work'd, o'clock, M'Lean) are spelled on purpose
             if stem and not is_frozen(stem):
                 fix = self.correct_word(stem)
                 if fix is not None and fix.word != stem:
-                    edits.append(Edit(STAGE, fix.rule, start + offset, stem, fix.word, round(fix.confidence, 4)))
+                    edits.append((offset, stem, fix.word, fix.rule, round(fix.confidence, 4)))
             offset += len(part) + 1
         return edits
 
