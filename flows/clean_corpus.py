@@ -1,13 +1,19 @@
 """Prefect flow: clean a corpus into audited Parquet.
 
-Thin orchestration only: every task calls a plain function of
-:mod:`corpusclean.pipeline`. Tasks exchange file paths (Arrow IPC files in a
-work directory inside the output directory), never large Python objects.
+Thin orchestration only: every task calls plain functions of
+:mod:`corpusclean.pipeline` and friends. Tasks exchange file paths (Arrow IPC
+files in the output directory's cache and work directory), never large Python
+objects.
 
 Locally the CPU-bound steps run as one task each, over a process pool of
 ``workers`` (cheaper on a small machine than a task per shard). With a
 ``dask_address`` they run as one task per shard on that Dask cluster through
 Prefect's Dask task runner.
+
+Runs are incremental: inputs whose bytes (and the relevant settings) are
+unchanged since an earlier run reuse their cached prepared paragraphs; OCR
+and deduplication always cover the whole corpus, so the output equals a full
+run's. Everything a run writes becomes visible in one atomic commit.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
 from corpusclean import pipeline
+from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
 from corpusclean.config import CleanConfig
-from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.lock import output_lock
 from corpusclean.parallel import map_items
-from corpusclean.write import clean_stale, write_outputs
+from corpusclean.read import FileReport, InputFile, discover_inputs
+from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_snapshot_files
 
 IO_RETRIES = 2
 
@@ -48,29 +55,40 @@ def discover_task(paths: list[str], out_dir: Path) -> tuple[list[InputFile], lis
     return files, problems
 
 
+@task(name="hash-inputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
+def hash_task(files: list[InputFile], fingerprint: str) -> list[tuple[InputFile, str]]:
+    """Each file with its cache key; an unreadable file gets a one-off key (prepare reports why)."""
+    keyed = []
+    for item in files:
+        digest = file_sha256(item.path) or f"unreadable-{uuid.uuid4().hex}"
+        keyed.append((item, entry_key(item.source, digest, fingerprint)))
+    return keyed
+
+
 @task(name="prepare-shard", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
-def prepare_shard_task(job: pipeline.PrepareJob) -> pipeline.PreparedFiles:
+def prepare_shard_task(job: pipeline.PrepareJob) -> list[PreparedInput]:
     return pipeline.prepare_job(job)
 
 
 @task(name="prepare-shards", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
-def prepare_shards_task(jobs: list[pipeline.PrepareJob], workers: int) -> list[pipeline.PreparedFiles]:
+def prepare_shards_task(jobs: list[pipeline.PrepareJob], workers: int) -> list[list[PreparedInput]]:
     return map_items(pipeline.prepare_job, jobs, workers)
 
 
 @task(name="correct-ocr-shard", cache_policy=NO_CACHE)
-def correct_shard_task(job: pipeline.CorrectJob) -> pipeline.CorrectedFiles:
+def correct_shard_task(job: pipeline.CorrectJob) -> pipeline.CorrectedShard:
     return pipeline.correct_job(job)
 
 
 @task(name="correct-ocr", cache_policy=NO_CACHE)
-def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[pipeline.CorrectedFiles]:
+def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[pipeline.CorrectedShard]:
     return map_items(pipeline.correct_job, jobs, workers)
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
 def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path) -> tuple[Path, Path]:
-    paragraphs = pa.concat_tables([pipeline.load_table(p) for p in paragraph_paths])
+    tables = [pipeline.load_table(p) for p in paragraph_paths]
+    paragraphs = pa.concat_tables(tables, promote_options="default") if tables else pipeline.PARAGRAPH_SCHEMA.empty_table()
     kept, duplicates = pipeline.deduplicate_all(paragraphs, config)
     get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, kept.num_rows, duplicates.num_rows)
     return pipeline.save_table(kept, work_dir / "kept.arrow"), pipeline.save_table(duplicates, work_dir / "duplicates.arrow")
@@ -78,15 +96,31 @@ def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir:
 
 @task(name="write-outputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
 def write_task(out_dir: Path, kept_path: Path, duplicates_path: Path, edit_paths: list[Path], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Build the output tables, write them, the manifest and the report as one snapshot, and commit it."""
+    logger = get_run_logger()
     corrections = pipeline.assemble_corrections(pipeline.concat_edits(pipeline.load_table(p) for p in edit_paths))
     kept = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(pipeline.load_table(kept_path), corrections))
     duplicates = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(pipeline.load_table(duplicates_path), corrections))
-    reports = [FileReport(**r) for r in manifest["inputs"]]
-    manifest["counts"] = pipeline.counts(reports, kept, duplicates, corrections)
+    manifest["counts"] = pipeline.counts([i["status"] for i in manifest["inputs"]], kept, duplicates, corrections)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
-    write_outputs(out_dir, {"paragraphs": kept, "duplicates": duplicates, "corrections": corrections}, manifest)
-    get_run_logger().info("wrote %s", out_dir)
+    staging = new_snapshot(out_dir)
+    try:
+        write_snapshot_files(staging, {"paragraphs": kept, "duplicates": duplicates, "corrections": corrections}, manifest)
+        _write_report(staging, logger)
+        commit_snapshot(out_dir, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("wrote %s", out_dir)
     return manifest
+
+
+def _write_report(snapshot: Path, logger) -> None:
+    from corpusclean.report import write_report
+
+    try:
+        write_report(snapshot, snapshot / REPORT)
+    except Exception as exc:  # the report is a view of the data: never lose the data for it
+        logger.warning("could not write %s: %s: %s", REPORT, type(exc).__name__, exc)
 
 
 def _run_id() -> str:
@@ -99,25 +133,28 @@ def _run_id() -> str:
 def summary_markdown(manifest: dict[str, Any], out_dir: Path) -> str:
     c = manifest["counts"]
     p = c["paragraphs"]
+    inc = manifest.get("incremental", {})
+    report = (out_dir / REPORT).resolve()
     lines = [
         f"# corpusclean run `{manifest['run_id']}`",
         "",
-        f"Output: `{out_dir}`",
+        f"Output: `{out_dir.resolve()}` — audit report: [{REPORT}](file://{report})",
         "",
         "| what | count |",
         "|---|---:|",
         f"| input files | {c['files']['found']} |",
         *(f"| files {status} | {n} |" for status, n in c["files"].items() if status != "found"),
+        *(f"| inputs {what} | {n} |" for what, n in inc.items() if isinstance(n, int)),
         f"| paragraphs in | {p['in']} |",
         f"| paragraphs kept | {p['kept']} |",
         f"| paragraphs removed | {p['removed']} |",
         *(f"| removed as {m} | {n} |" for m, n in p["removed_by_method"].items()),
         *(f"| edits: {stage} | {n} |" for stage, n in c["edits"]["by_stage"].items()),
     ]
-    skipped = [i for i in manifest["inputs"] if i["status"] != "read"]
-    if skipped:
+    troubled = [i for i in manifest["inputs"] if i["status"] != "read"]
+    if troubled:
         lines += ["", "## Inputs with problems", "", "| source | status | reason / warnings |", "|---|---|---|"]
-        lines += [f"| {i['source']} | {i['status']} | {i['reason'] or '; '.join(i['warnings'])} |" for i in skipped]
+        lines += [f"| {i['source']} | {i['status']} | {i['reason'] or '; '.join(i['warnings'])} |" for i in troubled]
     return "\n".join(lines) + "\n"
 
 
@@ -139,37 +176,63 @@ def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict
     return manifest
 
 
+def _previous_manifest(out_dir: Path) -> dict[str, Any] | None:
+    snapshot = current_snapshot(out_dir)
+    try:
+        return json.loads((snapshot / MANIFEST).read_text(encoding="utf-8")) if snapshot else None
+    except (OSError, ValueError):
+        return None
+
+
 def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: float, started_at: str) -> dict[str, Any]:
     logger = get_run_logger()
     run_id = _run_id()
     work_dir = out_dir / f".work-{run_id[:12]}"
     durations: dict[str, float] = collections.defaultdict(float)
     on_dask = cfg.dask_address is not None
+    cache = PreparedCache(cache_root(out_dir))
+    previous = _previous_manifest(out_dir)
 
     try:
         t = time.perf_counter()
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
-        shards = pipeline.plan_shards(files, cfg.workers)
-        jobs = [pipeline.PrepareJob(n, tuple(s), cfg, work_dir) for n, s in enumerate(shards)]
-        if on_dask:
-            prepared = [f.result() for f in prepare_shard_task.map(jobs)]
-        else:
-            prepared = prepare_shards_task(jobs, cfg.workers)
-        durations["discover+prepare(wall)"] = time.perf_counter() - t
-        for shard in prepared:
-            for stage, seconds in shard.seconds.items():
-                durations[stage] += seconds
-        edit_paths = [s.edits for s in prepared]
-        paragraph_paths = [s.paragraphs for s in prepared]
+        keyed = hash_task(files, settings_fingerprint(cfg))
+        durations["discover+hash(wall)"] = time.perf_counter() - t
 
+        t = time.perf_counter()
+        hits = {key: cache.get(key) for _, key in keyed} if cfg.incremental else {}
+        missing = [(f, k) for f, k in keyed if hits.get(k) is None]
+        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, cfg.workers if not on_dask else max(cfg.workers, 2))
+        if on_dask:
+            fresh = [entry for f in prepare_shard_task.map(jobs) for entry in f.result()]
+        else:
+            fresh = [entry for shard in prepare_shards_task(jobs, cfg.workers) for entry in shard]
+        durations["prepare(wall)"] = time.perf_counter() - t
+        for entry in fresh:
+            for stage, seconds in entry.seconds.items():
+                durations[stage] += seconds
+        by_key = {e.key: e for e in fresh} | {k: e for k, e in hits.items() if e is not None}
+        inputs = [by_key[k] for _, k in keyed]
+
+        present = {f.source for f in files}
+        deleted = sorted(i["source"] for i in (previous or {}).get("inputs", []) if i["source"] not in present and i.get("cache_key"))
+        if cfg.keep_deleted:
+            kept_deleted = [cache.get(i["cache_key"]) for i in previous["inputs"] if i["source"] in deleted]
+            inputs += [e for e in kept_deleted if e is not None]
+        for source in deleted:
+            logger.warning("input %s has disappeared since the last run: its rows are %s", source, "kept" if cfg.keep_deleted else "retired")
+        inputs.sort(key=lambda e: e.source)
+
+        edit_paths = [e.edits for e in inputs]
+        paragraph_paths = [e.paragraphs for e in inputs]
         if cfg.ocr:
             t = time.perf_counter()
             vocabulary: collections.Counter[str] = collections.Counter()
-            for shard in prepared:
-                vocabulary.update(shard.vocabulary)
+            for entry in inputs:
+                vocabulary.update(entry.load_vocabulary())
             settings = pipeline.ocr_settings(cfg, vocabulary, substitutions)
-            correct_jobs = [pipeline.CorrectJob(s, settings) for s in prepared]
+            correct_jobs = pipeline.plan_correct_jobs(inputs, settings, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
             else:
@@ -183,12 +246,16 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         kept_path, duplicates_path = deduplicate_task(paragraph_paths, cfg, work_dir)
         durations["dedup(wall)"] = time.perf_counter() - t
 
-        reports = problems + [r for s in prepared for r in s.reports]
+        reports = problems + [e.report for e in inputs]
         for report in reports:
             if report.status == "skipped":
                 logger.warning("skipped %s: %s", report.source, report.reason)
             for warning in report.warnings:
                 logger.warning("%s: %s", report.source, warning)
+        input_rows = [dataclasses.asdict(r) for r in problems] + [
+            {**dataclasses.asdict(e.report), "cache_key": e.key, "reused": e.cached} for e in inputs
+        ]
+        previous_keys = {i["source"]: i.get("cache_key") for i in (previous or {}).get("inputs", [])}
         manifest: dict[str, Any] = {
             "run_id": run_id,
             "started_at": started_at,
@@ -196,17 +263,26 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             "out": str(out_dir),
             "config": cfg.to_dict(),
             "substitutions": str(substitutions) if substitutions else None,
-            "inputs": [dataclasses.asdict(r) for r in reports],
+            "inputs": input_rows,
+            "incremental": {
+                "new": sum(1 for e in inputs if e.source not in previous_keys),
+                "changed": sum(1 for e in inputs if previous_keys.get(e.source) not in (None, e.key)),
+                "unchanged": sum(1 for e in inputs if previous_keys.get(e.source) == e.key),
+                "reused_from_cache": sum(1 for e in inputs if e.cached),
+                "deleted": len(deleted),
+                "deleted_inputs": deleted,
+                "deleted_rows": "kept" if cfg.keep_deleted else "retired",
+            },
             "versions": pipeline.versions(),
             "execution": {
                 "task_runner": f"dask {cfg.dask_address}" if on_dask else f"local process pool of {cfg.workers}",
-                "shards": len(shards),
+                "prepare_shards": len(jobs),
             },
-            "durations_seconds": {},
         }
         durations["before_write"] = time.perf_counter() - started
         manifest["durations_seconds"] = {k: round(v, 3) for k, v in durations.items()}
         manifest = write_task(out_dir, kept_path, duplicates_path, edit_paths, manifest)
+        cache.retain(i["cache_key"] for i in manifest["inputs"] if i.get("cache_key"))
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     return manifest

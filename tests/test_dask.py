@@ -40,7 +40,7 @@ def test_dask_cluster_run_equals_local_run(prefect_harness, tmp_path, monkeypatc
         flow = clean_corpus.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
         manifest = flow(paths=[str(corpus)], out=str(distributed), config={"dask_address": cluster.scheduler_address})
         assert manifest["execution"]["task_runner"] == f"dask {cluster.scheduler_address}"
-        assert manifest["execution"]["shards"] > 2
+        assert manifest["execution"]["prepare_shards"] > 2
 
     for name in ("paragraphs", "duplicates", "corrections"):
         assert _rows(local, name) == _rows(distributed, name), name

@@ -106,6 +106,8 @@ def run(
     substitutions: Optional[Path] = typer.Option(None, "--substitutions", help="OCR substitution table (TSV wrong<TAB>right). Default: OUT/substitutions.tsv if present."),
     max_paragraph_chars: Optional[int] = typer.Option(None, "--max-paragraph-chars", help="Split longer blocks at sentence boundaries (default 2000)."),
     ocr_min_confidence: Optional[float] = typer.Option(None, "--ocr-min-confidence", help="Only apply automatic OCR fixes at or above this confidence (default 0.9)."),
+    full: bool = typer.Option(False, "--full", help="Rebuild from scratch: ignore what earlier runs cached for unchanged inputs."),
+    keep_deleted: bool = typer.Option(False, "--keep-deleted", help="Keep the rows of inputs deleted since the last run (default: retire them)."),
 ) -> None:
     """Clean PATHs into Parquet datasets under OUT: paragraphs/, duplicates/, corrections/ and manifest.json."""
     overrides: dict[str, Any] = {
@@ -123,6 +125,10 @@ def run(
         overrides["ocr"] = False
     if no_dedup:
         overrides["dedup"] = False
+    if full:
+        overrides["incremental"] = False
+    if keep_deleted:
+        overrides["keep_deleted"] = True
     try:
         final_paths, final_out, settings = build_settings(paths, out, config, overrides)
     except UsageError as exc:

@@ -46,6 +46,11 @@ class CleanConfig:
     shingle_size: int = 5
     """Words per shingle."""
     seed: int = 1
+    # scheduled runs
+    incremental: bool = True
+    """Reuse the prepared paragraphs of inputs unchanged since the last run (``--full`` turns it off)."""
+    keep_deleted: bool = False
+    """Keep the rows of inputs that have disappeared since the last run (else they are retired)."""
     # execution
     workers: int = 1
     dask_address: str | None = None

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusclean.cache import PreparedCache, PreparedInput
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
@@ -295,16 +296,16 @@ def assemble_corrections(edits: pa.Table) -> pa.Table:
     return edits.drop_columns(["_order"]).append_column("edit_index", pa.array(index, pa.int64()))
 
 
-def counts(reports: Sequence[FileReport], kept: pa.Table, duplicates: pa.Table, corrections: pa.Table) -> dict[str, Any]:
+def counts(statuses: Sequence[str], kept: pa.Table, duplicates: pa.Table, corrections: pa.Table) -> dict[str, Any]:
     """The manifest's counts: files, paragraphs in/kept/removed by method, edits by stage and rule."""
     methods = collections.Counter(duplicates.column("method").to_pylist())
     stages = collections.Counter(corrections.column("stage").to_pylist())
     rules = collections.Counter(
         f"{s}:{r}" for s, r in zip(corrections.column("stage").to_pylist(), corrections.column("rule").to_pylist())
     )
-    statuses = collections.Counter(r.status for r in reports)
+    by_status = collections.Counter(statuses)
     return {
-        "files": {"found": len(reports), **dict(sorted(statuses.items()))},
+        "files": {"found": len(statuses), **dict(sorted(by_status.items()))},
         "paragraphs": {
             "in": kept.num_rows + duplicates.num_rows,
             "kept": kept.num_rows,
@@ -355,60 +356,76 @@ def load_table(path: str | Path) -> pa.Table:
 
 @dataclass(frozen=True)
 class PrepareJob:
-    number: int
-    files: tuple[InputFile, ...]
+    """A shard of input files to prepare, each with its cache key."""
+
+    files: tuple[tuple[InputFile, str], ...]
     config: CleanConfig
-    work_dir: Path
+    cache_root: Path
 
 
-@dataclass
-class PreparedFiles:
-    """Where a prepared shard was saved, and the small results that travel back."""
-
-    number: int
-    paragraphs: Path
-    edits: Path
-    reports: list[FileReport]
-    vocabulary: collections.Counter[str]
-    seconds: dict[str, float]
-    rows: int
+def prepare_job(job: PrepareJob) -> list[PreparedInput]:
+    """Prepare each file of the shard and store it in the cache; returns the entries."""
+    cache = PreparedCache(job.cache_root)
+    out: list[PreparedInput] = []
+    for item, key in job.files:
+        shard = prepare_shard([item], job.config)
+        out.append(cache.put(key, shard.paragraphs, shard.edits, shard.vocabulary, shard.reports[0], shard.seconds))
+    return out
 
 
-def prepare_job(job: PrepareJob) -> PreparedFiles:
-    shard = prepare_shard(job.files, job.config)
-    base = job.work_dir / f"shard-{job.number:05d}"
-    return PreparedFiles(
-        job.number,
-        save_table(shard.paragraphs, base / "prepared.arrow"),
-        save_table(shard.edits, base / "edits-prepare.arrow"),
-        shard.reports,
-        shard.vocabulary,
-        shard.seconds,
-        shard.paragraphs.num_rows,
-    )
+def plan_prepare_jobs(
+    files: Sequence[tuple[InputFile, str]], config: CleanConfig, cache_root: Path, shards: int
+) -> list[PrepareJob]:
+    planned = plan_shards([f for f, _ in files], shards)
+    key_of = {id(f): k for f, k in files}
+    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root) for shard in planned]
 
 
 @dataclass(frozen=True)
 class CorrectJob:
-    prepared: PreparedFiles
+    """A shard of prepared inputs to run OCR correction over."""
+
+    number: int
+    inputs: tuple[PreparedInput, ...]
     settings: OcrSettings
+    work_dir: Path
 
 
 @dataclass
-class CorrectedFiles:
-    number: int
+class CorrectedShard:
     paragraphs: Path
     edits: Path
     seconds: float
 
 
-def correct_job(job: CorrectJob) -> CorrectedFiles:
+def correct_job(job: CorrectJob) -> CorrectedShard:
     start = time.perf_counter()
-    paragraphs, edits = correct_shard(load_table(job.prepared.paragraphs), job.settings)
-    base = job.prepared.paragraphs.parent
-    return CorrectedFiles(
-        job.prepared.number,
+    table = pa.concat_tables([load_table(i.paragraphs) for i in job.inputs])
+    paragraphs, edits = correct_shard(table, job.settings)
+    base = job.work_dir / f"ocr-{job.number:05d}"
+    return CorrectedShard(
         save_table(paragraphs, base / "corrected.arrow"),
         save_table(edits, base / "edits-ocr.arrow"),
         time.perf_counter() - start,
     )
+
+
+def plan_correct_jobs(
+    inputs: Sequence[PreparedInput], settings: OcrSettings, work_dir: Path, workers: int, target_rows: int = 50_000
+) -> list[CorrectJob]:
+    """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers)."""
+    total = sum(i.rows for i in inputs)
+    if workers > 1:
+        target_rows = max(1000, min(target_rows, total // (workers * 2) or 1))
+    jobs: list[CorrectJob] = []
+    current: list[PreparedInput] = []
+    rows = 0
+    for item in inputs:
+        if current and rows + item.rows > target_rows:
+            jobs.append(CorrectJob(len(jobs), tuple(current), settings, work_dir))
+            current, rows = [], 0
+        current.append(item)
+        rows += item.rows
+    if current:
+        jobs.append(CorrectJob(len(jobs), tuple(current), settings, work_dir))
+    return jobs

@@ -1,0 +1,158 @@
+"""Per-input cache of prepared paragraphs: what makes a scheduled run incremental.
+
+Reading, segmenting and repairing the encoding of a file depend only on its
+bytes, its source name and a few settings, so their result is stored under
+``DIR/.state/prepared/<key>/`` with ``key`` a hash of exactly those. A later
+run finds unchanged files there and skips that work; a changed file gets a new
+key, so its earlier rows are replaced. OCR and deduplication always run over
+the whole corpus, which is what makes an incremental run's output equal to a
+full run's.
+
+An entry is complete once its ``entry.json`` exists (written last, by rename).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pyarrow as pa
+
+from corpusclean.config import CleanConfig
+from corpusclean.read import FileReport, InputFile
+
+STATE_DIR = ".state"
+PREPARED_DIR = "prepared"
+CACHE_FORMAT = 1
+"""Bump when what a cache entry holds, or how it is made, changes."""
+
+
+def cache_root(out_dir: Path) -> Path:
+    return out_dir / STATE_DIR / PREPARED_DIR
+
+
+def settings_fingerprint(config: CleanConfig) -> str:
+    """The settings (and code versions) that change what the prepare step makes of a file."""
+    from importlib.metadata import version
+
+    parts = {
+        "format": CACHE_FORMAT,
+        "encoding": config.encoding,
+        "text_field": config.text_field,
+        "max_paragraph_chars": config.max_paragraph_chars,
+        "ocr": config.ocr,
+        "corpusclean": version("corpusclean"),
+        "ftfy": version("ftfy"),
+    }
+    return json.dumps(parts, sort_keys=True)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str | None:
+    """Streamed SHA-256 of a file's bytes, or ``None`` if it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def entry_key(source: str, sha256: str, fingerprint: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (source, sha256, fingerprint):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class PreparedInput:
+    """One input file after the prepare step, as stored in the cache."""
+
+    source: str
+    key: str
+    paragraphs: Path
+    edits: Path
+    vocabulary: Path
+    report: FileReport
+    rows: int
+    seconds: dict[str, float]
+    cached: bool = False
+
+    def load_vocabulary(self) -> collections.Counter[str]:
+        return collections.Counter(json.loads(self.vocabulary.read_text(encoding="utf-8")))
+
+
+class PreparedCache:
+    """The store of :class:`PreparedInput` entries under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, key: str) -> Path:
+        return self.root / key
+
+    def get(self, key: str) -> PreparedInput | None:
+        entry = self._dir(key) / "entry.json"
+        try:
+            data = json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        base = self._dir(key)
+        return PreparedInput(
+            source=data["source"],
+            key=key,
+            paragraphs=base / "paragraphs.arrow",
+            edits=base / "edits.arrow",
+            vocabulary=base / "vocabulary.json",
+            report=FileReport(**data["report"]),
+            rows=data["rows"],
+            seconds={},
+            cached=True,
+        )
+
+    def put(
+        self,
+        key: str,
+        paragraphs: pa.Table,
+        edits: pa.Table,
+        vocabulary: collections.Counter[str],
+        report: FileReport,
+        seconds: dict[str, float],
+    ) -> PreparedInput:
+        from corpusclean.pipeline import save_table
+
+        base = self._dir(key)
+        base.mkdir(parents=True, exist_ok=True)
+        save_table(paragraphs, base / "paragraphs.arrow")
+        save_table(edits, base / "edits.arrow")
+        _write_json(base / "vocabulary.json", dict(vocabulary))
+        _write_json(base / "entry.json", {"source": report.source, "rows": paragraphs.num_rows, "report": dataclasses.asdict(report)})
+        return PreparedInput(report.source, key, base / "paragraphs.arrow", base / "edits.arrow", base / "vocabulary.json", report, paragraphs.num_rows, seconds)
+
+    def retain(self, keys: Iterable[str]) -> int:
+        """Delete every entry not in ``keys``; returns how many were deleted."""
+        keep = set(keys)
+        if not self.root.is_dir():
+            return 0
+        dropped = 0
+        for entry in self.root.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+                dropped += 1
+        return dropped
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)

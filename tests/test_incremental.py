@@ -1,0 +1,89 @@
+"""Scheduled use: incremental runs equal a full run; changed and deleted inputs are handled."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow.dataset as ds
+import pytest
+
+from conftest import SEEDS
+
+pytestmark = pytest.mark.slow
+
+NAMES = ("paragraphs", "duplicates", "corrections")
+
+
+def _snapshot(out):
+    rows = {}
+    for name in NAMES:
+        table = ds.dataset(out / name).to_table()
+        keys = [c for c in ("paragraph_id", "edit_index") if c in table.column_names]
+        rows[name] = table.sort_by([(k, "ascending") for k in keys]).to_pylist()
+    return rows
+
+
+def _corpus(tmp_path):
+    """Five files cut from the seeds: they share paragraphs, so there are duplicates across files."""
+    corpus = tmp_path / "inbox"
+    corpus.mkdir()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    parts = {
+        "a.txt": texts[0][:6000],
+        "b.txt": texts[0][4000:],
+        "c.txt": texts[1][:9000],
+        "d.txt": texts[1][7000:] + "\n\n" + texts[0][:3000],
+        "e.txt": texts[0][2000:8000],
+    }
+    return corpus, parts
+
+
+def test_incremental_runs_equal_a_full_run(prefect_harness, tmp_path):
+    from flows.clean_corpus import clean_corpus
+
+    corpus, parts = _corpus(tmp_path)
+    out = tmp_path / "nightly"
+    names = list(parts)
+    manifests = []
+    for batch in (names[:2], names[2:4], names[4:]):  # three nights, new files each night
+        for name in batch:
+            (corpus / name).write_text(parts[name], encoding="utf-8")
+        manifests.append(clean_corpus(paths=[str(corpus)], out=str(out), config={}))
+    assert [m["incremental"]["new"] for m in manifests] == [2, 2, 1]
+    assert [m["incremental"]["reused_from_cache"] for m in manifests] == [0, 2, 4]
+
+    full = tmp_path / "full"
+    clean_corpus(paths=[str(corpus)], out=str(full), config={"incremental": False})
+    assert _snapshot(out) == _snapshot(full)
+    assert len(_snapshot(out)["duplicates"]) > 0
+
+
+def test_changed_and_deleted_inputs(prefect_harness, tmp_path):
+    from flows.clean_corpus import clean_corpus
+
+    corpus, parts = _corpus(tmp_path)
+    for name in ("a.txt", "c.txt", "e.txt"):
+        (corpus / name).write_text(parts[name], encoding="utf-8")
+    out = tmp_path / "out"
+    clean_corpus(paths=[str(corpus)], out=str(out), config={})
+    before = _snapshot(out)
+    old_c_ids = {r["paragraph_id"] for r in before["paragraphs"] + before["duplicates"] if r["source"] == "c.txt"}
+
+    (corpus / "c.txt").write_text(parts["c.txt"].replace("Lenin", "Ilyich"), encoding="utf-8")
+    manifest = clean_corpus(paths=[str(corpus)], out=str(out), config={})
+    assert manifest["incremental"]["changed"] == 1 and manifest["incremental"]["unchanged"] == 2
+    after = _snapshot(out)
+    rows_c = [r for r in after["paragraphs"] + after["duplicates"] if r["source"] == "c.txt"]
+    assert rows_c and not old_c_ids & {r["paragraph_id"] for r in rows_c}
+    assert "Ilyich" in " ".join(r["text"] for r in rows_c)
+
+    (corpus / "a.txt").unlink()
+    manifest = clean_corpus(paths=[str(corpus)], out=str(out), config={"keep_deleted": True})
+    assert manifest["incremental"]["deleted_inputs"] == ["a.txt"]
+    assert any(r["source"] == "a.txt" for r in _snapshot(out)["paragraphs"])
+    manifest = clean_corpus(paths=[str(corpus)], out=str(out), config={})
+    assert manifest["incremental"]["deleted_inputs"] == ["a.txt"] and manifest["incremental"]["deleted_rows"] == "retired"
+    assert not any(r["source"] == "a.txt" for r in _snapshot(out)["paragraphs"] + _snapshot(out)["duplicates"])
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk["run_id"] == manifest["run_id"]
