@@ -60,10 +60,11 @@ MAX_CONFUSIONS = 3
 """Most confusions assumed in one word."""
 MIN_CONFUSION = 1e-4
 """Rarer learned confusions are not used: they cost search time and only add noise."""
-MIN_CHANNEL = 1e-7
+MIN_CHANNEL = 1e-9
 """Candidates whose confusions are jointly less likely than this are not generated."""
-MIN_CANDIDATE_FREQUENCY = 5e-8
-"""Rarer lexicon words are never proposed as corrections (they still count as words when seen)."""
+MIN_CANDIDATE_FREQUENCY = 0.0
+"""Rarer lexicon words are never proposed as corrections (they still count as words when seen).
+Zero: real names sit at the bottom of the list (``Scheidemann`` 1.7e-8, ``Rowohlt`` 1.3e-8)."""
 MIN_LETTERS = 3
 """Shorter tokens are too ambiguous to correct without context."""
 CHAR_LM_WORDS = 60_000
@@ -175,9 +176,8 @@ class CharModel:
 def load_lexicon_trie(language: str) -> Trie:
     """The lexicon words that may be proposed as corrections, as a search trie (built once per process).
 
-    Words rarer than :data:`MIN_CANDIDATE_FREQUENCY` are left out: in a web
-    word list they are mostly misspellings and OCR debris themselves, and
-    each one widens the search.
+    Words rarer than :data:`MIN_CANDIDATE_FREQUENCY` are left out (each one
+    widens the search).
     """
     return Trie(w for w, f in load_lexicon(language).items() if f >= MIN_CANDIDATE_FREQUENCY)
 
