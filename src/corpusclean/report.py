@@ -35,8 +35,9 @@ class Budget:
     """Removed paragraphs shown with their diffs, across clusters."""
     per_cluster: int = 12
     """Removals shown per cluster (least similar first); the rest are counted."""
-    largest_clusters: int = 300
-    """Of the clusters shown, how many are picked for size rather than for low similarity."""
+    per_exact_cluster: int = 3
+    largest_share: float = 0.2
+    """Share of the removal budget spent on the largest clusters; the rest goes to the least similar."""
     corrections: int = 20000
     inputs: int = 5000
     max_text_chars: int = 4000
@@ -48,20 +49,24 @@ def _cut(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + " …[cut]"
 
 
+def _shown(cluster: dict[str, Any], budget: Budget) -> int:
+    """Removals of a cluster to embed: exact copies all look the same, so a few of them say it all."""
+    cap = budget.per_exact_cluster if cluster["methods"] == "exact" else budget.per_cluster
+    return min(cluster["removed"], cap)
+
+
 def _pick_clusters(output: audit.Output, budget: Budget) -> list[dict[str, Any]]:
-    """Clusters to embed: the largest few, then the least similar, until the removal budget is spent."""
-    largest = audit.clusters(output, "largest", budget.largest_clusters).to_pylist()
-    doubtful = audit.clusters(output, "worth_a_look", budget.removals).to_pylist()
+    """Clusters to embed: the least similar first (most of the budget), then the largest ones."""
+    for_largest = int(budget.removals * budget.largest_share)
     picked: dict[str, dict[str, Any]] = {}
     spent = 0
-    for row in [*largest, *doubtful]:
-        if row["cluster_id"] in picked:
-            continue
-        cost = min(row["removed"], budget.per_cluster)
-        if spent + cost > budget.removals and picked:
-            break
-        picked[row["cluster_id"]] = row
-        spent += cost
+    for order, until in (("worth_a_look", budget.removals - for_largest), ("largest", budget.removals)):
+        for row in audit.clusters(output, order, budget.removals).to_pylist():
+            if spent >= until:
+                break
+            if row["cluster_id"] not in picked:
+                picked[row["cluster_id"]] = row
+                spent += _shown(row, budget)
     return list(picked.values())
 
 
@@ -137,7 +142,7 @@ def report_data(out_dir: Path, budget: Budget = Budget()) -> dict[str, Any]:
              for pid, k in kept.items()}
     clusters = []
     for c in picked:
-        rows = members.get(c["cluster_id"], [])
+        rows = members.get(c["cluster_id"], [])[: _shown(c, budget)]
         clusters.append({
             "id": c["cluster_id"], "n": c["removed"], "min": c["min_similarity"], "max": c["max_similarity"],
             "methods": c["methods"].split(","), "kept": c["kept_paragraph_id"], "files": c["removed_sources"],
