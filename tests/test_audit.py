@@ -330,3 +330,29 @@ def test_cli_exit_codes(out, tmp_path):
     assert runner.invoke(app, ["report", str(out), "-o", str(tmp_path / "x.html")]).exit_code == 0
     (out / "corrections").unlink()  # a published name is a link into the current snapshot
     assert runner.invoke(app, ["report", str(out)]).exit_code == 2
+
+
+# --- what the next run calls --------------------------------------------------------------------------
+
+
+def test_apply_restores_moves_rows_after_dedup(out):
+    kept = ds.dataset(out / "paragraphs").to_table().drop_columns(["word_count", "char_count", "edit_count"])
+    removed = ds.dataset(out / "duplicates").to_table().drop_columns(["word_count", "char_count", "edit_count"])
+    overrides = ov.Overrides(restored=(ov.Restore("b000000000000002", None, None, None, None),))
+    new_kept, new_removed = ov.apply_restores(kept, removed, overrides)
+    assert new_kept.num_rows == kept.num_rows + 1 and new_removed.num_rows == removed.num_rows - 1
+    counts = dict(zip(new_kept.column("paragraph_id").to_pylist(), new_kept.column("duplicates_removed").to_pylist()))
+    assert counts["a000000000000001"] == len(REMOVED) - 1 and counts["b000000000000002"] == 0
+    assert ov.apply_restores(kept, removed, ov.Overrides()) == (kept, removed)
+
+
+def test_apply_rejections_rebuilds_a_stage_output():
+    from corpusclean.edits import edits_to_table
+
+    paragraphs = pa.table({"paragraph_id": ["p", "q"], "text": ["“Hi a B", "€œ kept"]})
+    edits = edits_to_table(["p", "q"], [[Edit("encoding", "lost-lead-byte", 0, "€œ", "“"), Edit("encoding", "x", 6, "b", "B")], []])
+    overrides = ov.Overrides(rejected_edits=(ov.RejectedEdit("p", 0, "encoding", "lost-lead-byte", "€œ", "“"),))
+    new_paragraphs, new_edits = ov.apply_rejections(paragraphs, edits, overrides)
+    assert new_paragraphs.column("text").to_pylist() == ["€œHi a B", "€œ kept"]
+    assert new_edits.to_pylist() == [{"paragraph_id": "p", "stage": "encoding", "rule": "x", "position": 7,
+                                      "before": "b", "after": "B", "confidence": None}]

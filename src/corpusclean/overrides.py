@@ -494,3 +494,57 @@ def undo_rejected(text: str, edits: Sequence[Edit], paragraph_id: str, overrides
         rows = without_edit(source, rows, hit["edit_index"]).kept
     kept = [Edit(r["stage"], r["rule"], r["position"], r["before"], r["after"], r["confidence"]) for r in rows]
     return replay_edits(source, kept), kept
+
+
+def apply_rejections(paragraphs: pa.Table, stage_edits: pa.Table, overrides: Overrides) -> tuple[pa.Table, pa.Table]:
+    """A text stage's output tables (as :func:`corpusclean.edits.run_text_stage` returns them) without rejected edits.
+
+    For the pipeline, after a stage that cannot take a do-not-fix list
+    (encoding): paragraphs with a rejected edit get their text rebuilt by
+    :func:`undo_rejected` and their edit rows replaced; others pass unchanged.
+    """
+    if not overrides.rejected_edits or stage_edits.num_rows == 0:
+        return paragraphs, stage_edits
+    targets = {e.paragraph_id for e in overrides.rejected_edits}
+    ids = stage_edits.column("paragraph_id").to_pylist()
+    if not targets.intersection(ids):
+        return paragraphs, stage_edits
+    rows = stage_edits.to_pylist()
+    per_paragraph: dict[str, list[Edit]] = {}
+    for row in rows:
+        if row["paragraph_id"] in targets:
+            per_paragraph.setdefault(row["paragraph_id"], []).append(
+                Edit(row["stage"], row["rule"], row["position"], row["before"], row["after"], row["confidence"]))
+    texts = paragraphs.column("text").to_pylist()
+    new_edits: dict[str, list[Edit]] = {}
+    for i, pid in enumerate(paragraphs.column("paragraph_id").to_pylist()):
+        if pid in per_paragraph:
+            texts[i], new_edits[pid] = undo_rejected(texts[i], per_paragraph[pid], pid, overrides)
+    index = paragraphs.schema.get_field_index("text")
+    paragraphs = paragraphs.set_column(index, "text", pa.array(texts, pa.string()))
+    kept_rows = [r for r in rows if r["paragraph_id"] not in new_edits]
+    kept_rows += [dataclasses.asdict(e) | {"paragraph_id": pid} for pid, edits in new_edits.items() for e in edits]
+    return paragraphs, pa.Table.from_pylist(kept_rows, schema=stage_edits.schema)
+
+
+def apply_restores(kept: pa.Table, duplicates: pa.Table, overrides: Overrides) -> tuple[pa.Table, pa.Table]:
+    """Dedup's ``(kept, duplicates)`` with every restored paragraph moved back to ``kept``.
+
+    For the pipeline, right after deduplication (before the paragraph stats
+    are added): a restored row keeps its ``cluster_id``, gets
+    ``duplicates_removed`` 0, and its kept twin's count goes down by one.
+    """
+    restored = overrides.kept_paragraph_ids
+    if not restored or duplicates.num_rows == 0:
+        return kept, duplicates
+    mask = pc.is_in(duplicates.column("paragraph_id"), value_set=pa.array(sorted(restored), pa.string()))
+    moving = duplicates.filter(mask)
+    if moving.num_rows == 0:
+        return kept, duplicates
+    decrements = Counter(moving.column("kept_paragraph_id").to_pylist())
+    counts = [max(0, c - decrements.get(pid, 0)) for pid, c in
+              zip(kept.column("paragraph_id").to_pylist(), kept.column("duplicates_removed").to_pylist())]
+    kept = kept.set_column(kept.schema.get_field_index("duplicates_removed"), "duplicates_removed", pa.array(counts, pa.int64()))
+    back = moving.append_column("duplicates_removed", pa.array([0] * moving.num_rows, pa.int64()))
+    back = back.select(kept.schema.names).cast(kept.schema)
+    return pa.concat_tables([kept, back]), duplicates.filter(pc.invert(mask))
