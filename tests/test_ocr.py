@@ -233,3 +233,31 @@ def test_edits_replay_to_the_output(corrector: OcrCorrector, text: str) -> None:
     assert positions == sorted(positions)
     for a, b in zip(edits, edits[1:]):
         assert a.position + len(a.before) <= b.position  # never overlapping
+
+
+# --- guards against confident but wrong changes ---------------------------------
+
+
+def test_plural_guess_is_recognised() -> None:
+    from corpusclean.ocr_model import is_plural_guess
+
+    assert is_plural_guess("speakl", "speaks") and is_plural_guess("meane", "means")
+    assert not is_plural_guess("tbe", "the") and not is_plural_guess("bis", "his")
+
+
+def test_early_modern_spellings_untouched(corrector: OcrCorrector) -> None:
+    text = "They had giuen the haruest towarde the meane folk."
+    assert corrector(text) == (text, [])
+
+
+def test_misread_capital_takes_the_runs_case() -> None:
+    vocabulary = count_vocabulary(["the labour of the labour party"] * 3)
+    fix = OcrCorrector(corpus_vocabulary=vocabulary)
+    fixed, edits = fix("and the Iabour of men")
+    assert fixed == "and the labour of men"
+    _check_edits("and the Iabour of men", fixed, edits)
+
+
+def test_memo_gives_the_same_answer_twice(corrector: OcrCorrector) -> None:
+    text = "Licbknccht wrote to Radck in Pctrograd."
+    assert corrector(text) == corrector(text)

@@ -65,6 +65,10 @@ MIN_CHANNEL = 1e-9
 MIN_CANDIDATE_FREQUENCY = 0.0
 """Rarer lexicon words are never proposed as corrections (they still count as words when seen).
 Zero: real names sit at the bottom of the list (``Scheidemann`` 1.7e-8, ``Rowohlt`` 1.3e-8)."""
+COMMON_CANDIDATE = 1e-5
+"""Candidates at least this frequent need no shape evidence (see looks_like_a_fix)."""
+SHAPE_GAIN = -1.5
+"""How much more word-like (log char-model probability) a rarer candidate must be than the token."""
 MIN_LETTERS = 3
 """Shorter tokens are too ambiguous to correct without context."""
 CHAR_LM_WORDS = 60_000
@@ -210,6 +214,19 @@ def fold_vocabulary(vocabulary: Mapping[str, int] | None) -> dict[str, int]:
     return dict(folded)
 
 
+def is_plural_guess(token: str, candidate: str) -> bool:
+    """Whether the correction only turns the token's last letter into ``s``.
+
+    A stray last character (``speakl``, ``queeni``) or an archaic ``-e``
+    (``meane``) is as likely as a misread ``s``, and the plural or third
+    person is a different word from the one printed.
+    """
+    return (
+        len(token) == len(candidate) and candidate.endswith("s") and not token.endswith("s")
+        and token[:-1] == candidate[:-1]
+    )
+
+
 @dataclass
 class NoisyChannelModel:
     """The automatic corrector for one run (see the module docstring)."""
@@ -224,6 +241,7 @@ class NoisyChannelModel:
     lexicon_trie: Trie | None = None
     searcher: CandidateSearch | None = None
     lexicon_priors: np.ndarray | None = None
+    cased: Mapping[str, int] = field(default_factory=dict)
     _cache: dict[str, Correction | None] = field(default_factory=dict)
     _lexicon_errors: dict[str, bool] = field(default_factory=dict)
 
@@ -255,6 +273,7 @@ class NoisyChannelModel:
             corpus=corpus,
             min_confidence=min_confidence,
             corpus_total=corpus_total,
+            cased=corpus_vocabulary or {},
             language=language,
             lexicon_priors=priors,
             lexicon_trie=lexicon_trie,
@@ -356,6 +375,8 @@ class NoisyChannelModel:
         return verdict
 
     def _decide(self, word: str, use_corpus: bool = True) -> Correction | None:
+        if use_corpus and self.is_archaic_spelling(word):
+            return None
         best, best_score, total, rules = self.best_candidate(word, use_corpus)
         if best is None:
             return None
@@ -368,7 +389,41 @@ class NoisyChannelModel:
         confidence = best_score / total
         if confidence < self.min_confidence:
             return None
+        if use_corpus and (not self.looks_like_a_fix(word, best) or is_plural_guess(word, best)):
+            return None
         return Correction(best, "confusion " + " ".join(rules()), confidence)
+
+    def is_archaic_spelling(self, word: str) -> bool:
+        """Whether ``word`` is an early-modern spelling of a common word, not OCR damage.
+
+        Older print writes ``u`` for ``v`` (``giuen``, ``haruest``) and adds a
+        final ``e`` (``towarde``, ``meane``); the gold keeps such spellings,
+        while confusions would turn them into other words (``gillen``,
+        ``towards``).
+        """
+        common = self.is_trusted
+        if "u" in word and common(word.replace("u", "v")):
+            return True
+        return len(word) > 3 and word.endswith("e") and common(word[:-1])
+
+    def looks_like_a_fix(self, token: str, candidate: str) -> bool:
+        """Whether replacing ``token`` by a rare ``candidate`` makes the spelling clearly more ordinary.
+
+        Names and archaic words the lexicon lacks (``Osbaldiston``,
+        ``bygane``) sit one confusion away from some rare word just as OCR
+        damage does; what tells them apart is that damage produces shapes
+        the language does not make (``Licbknccht``). Candidates at least
+        :data:`COMMON_CANDIDATE` frequent are exempt: their prior carries
+        the evidence.
+        """
+        if self.lexicon.get(candidate, 0.0) >= COMMON_CANDIDATE:
+            return True
+        gain = self.char_model.log_prob(candidate) - self.char_model.log_prob(token)
+        return gain >= SHAPE_GAIN
+
+    def mostly_lower(self, word: str) -> bool:
+        """Whether the run writes ``word`` in lower case more often than capitalised."""
+        return self.cased.get(word, 0) > self.cased.get(word.title(), 0)
 
     def is_trusted(self, word: str) -> bool:
         """A lexicon word common enough that no unigram evidence could overturn it."""
@@ -396,6 +451,11 @@ class NoisyChannelModel:
         verdict = self.decide(lower)
         if verdict is None:
             return None
+        if token.istitle() and len(token) > 1 and verdict.word[0] != lower[0] and self.mostly_lower(verdict.word):
+            # The capital was itself the misread (Iabour, Avhole, Httle: a
+            # tall lower-case letter read as a capital), so its case is no
+            # evidence of a capitalised word; the run says how it is written.
+            return Correction(verdict.word, verdict.rule, verdict.confidence)
         return Correction(transfer_case(token, verdict.word), verdict.rule, verdict.confidence)
 
     def token_edits(self, token: str, is_frozen: Callable[[str], bool]) -> list[tuple[int, str, str, str, float]]:
