@@ -353,7 +353,9 @@ class CandidateSearch:
                 word, p = self.run.words[out[1, k]], float(self._out_prob[k])
                 if word not in run_words or p > run_words[word][1]:
                     run_words[word] = (word, p, int(out[2, k]))
-        log = self._log[:, :logged].copy()
+        if best < 0 and not run_words:
+            return SearchResult(None, 0.0, 0.0, [], _no_rules)
+        log = self._log[:, :logged].copy()  # the workspace is reused by the next search
         rules = self.confusions.rules
 
         def explain(chain: int) -> tuple[str, ...]:
