@@ -3,11 +3,13 @@
 Reads ``OUT/duplicates`` (``paragraph_id``, ``kept_paragraph_id``) and the
 ``source``/``paragraph_index`` of every paragraph in ``OUT/paragraphs`` and
 ``OUT/duplicates``, and maps them to the corpus ordinals. Runs in the
-product's virtualenv (it needs pyarrow).
+product's virtualenv (it needs pyarrow). The stage timings of the flow's
+``manifest.json`` become this row's phases.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -38,6 +40,11 @@ def main() -> None:
     dups = ds.dataset(flow_out / "duplicates", format="parquet").to_table(columns=["paragraph_id", "kept_paragraph_id"])
     pairs = zip(dups.column("kept_paragraph_id").to_pylist(), dups.column("paragraph_id").to_pylist())
     n = write_edges(args.out, ((where[k], where[r]) for k, r in pairs if k in where and r in where))
+    # The flow times its own stages; show those as this row's phases.
+    manifest = flow_out / "manifest.json"
+    if manifest.exists():
+        durations = json.loads(manifest.read_text()).get("durations_seconds", {})
+        report.phases = {k: float(v) for k, v in durations.items() if isinstance(v, (int, float))}
     report.write(edges=n, paragraphs=len(where), unmapped=unmapped)
 
 
