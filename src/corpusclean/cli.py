@@ -193,6 +193,64 @@ def restore(
     raise typer.Exit(code)
 
 
+@app.command()
+def server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(4200, "--port", help="Port of the API and UI."),
+    home: Path = typer.Option(Path(".prefect"), "--home", help="PREFECT_HOME: where the server keeps its SQLite database."),
+) -> None:
+    """Start a Prefect server (SQLite under --home, telemetry off): schedules fire only against a running server."""
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)  # the server itself must not point at another API
+    prefect = Path(sys.executable).with_name("prefect")
+    console.print(f"Prefect server on http://{host}:{port} (PREFECT_HOME={home}); use PREFECT_API_URL=http://{host}:{port}/api")
+    os.execve(prefect, [str(prefect), "server", "start", "--host", host, "--port", str(port)], env)
+
+
+@app.command()
+def serve(
+    paths: Optional[list[str]] = typer.Argument(None, help="Input folders or files to clean on every run. Default: seeds/."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output directory. Default: data/."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML file with the run options (see `run`)."),
+    cron: str = typer.Option("0 2 * * *", "--cron", help="When to run (cron syntax, server's time zone unless --timezone)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="IANA time zone of the cron schedule, e.g. Europe/Berlin."),
+    name: str = typer.Option("nightly", "--name", help="Deployment name: runs are clean-corpus/NAME."),
+) -> None:
+    """Register the deployment clean-corpus/NAME on a schedule and serve it (runs execute in this process).
+
+    Needs a running Prefect server (`corpusclean server`) and PREFECT_API_URL pointing at it. Ad-hoc runs:
+    `prefect deployment run clean-corpus/NAME`.
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print(
+            "[red]error:[/red] schedules only fire against a running Prefect server: start one with "
+            "`corpusclean server` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+        raise typer.Exit(2)
+    try:
+        from prefect.schedules import Cron
+
+        schedule = Cron(cron, timezone=timezone) if timezone else Cron(cron)
+        final_paths, final_out, settings = build_settings(paths, out, config, {})
+    except UsageError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] invalid --cron {cron!r}: {exc}")
+        raise typer.Exit(2)
+    from flows.clean_corpus import clean_corpus
+
+    parameters = {"paths": [str(Path(p).resolve()) for p in final_paths], "out": str(Path(final_out).resolve()), "config": settings}
+    console.print(f"serving clean-corpus/{name} on {cron!r}: {', '.join(parameters['paths'])} -> {parameters['out']}")
+    try:
+        clean_corpus.serve(name=name, schedule=schedule, parameters=parameters, print_starting_message=True)
+    except Exception as exc:
+        console.print(f"[red]failed:[/red] {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        raise typer.Exit(1)
+
+
 def _flow_for(settings: dict[str, Any]):
     from flows.clean_corpus import clean_corpus
 
