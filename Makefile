@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: run test test-fast bench bench-ocr clean
+.PHONY: run test test-fast bench bench-ocr serve clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -39,3 +39,7 @@ bench-ocr: $(BIN)/corpusclean
 
 bench: $(BIN)/corpusclean
 	bash bench/run_bench.sh $(BENCH_ARGS)
+
+# A Prefect server on 127.0.0.1:4200 with SQLite under .prefect/ (schedules fire only against a server).
+serve: $(BIN)/corpusclean
+	$(BIN)/corpusclean server --host 127.0.0.1 --port 4200 --home .prefect
