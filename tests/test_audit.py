@@ -306,6 +306,8 @@ def test_report_data_respects_the_budget(out):
     (cluster,) = data["clusters"]
     assert cluster["n"] == 3 and len(cluster["removed"]) == 2
     assert [r[4] for r in cluster["removed"]] == [0.82, 0.95]
+    everything = report_data(out, Budget(removals=len(REMOVED), per_cluster=1, per_exact_cluster=1))
+    assert len(everything["clusters"][0]["removed"]) == len(REMOVED)  # it all fits: no per-cluster cap
     assert len(data["corrections"]) == 1 and data["corrections_total"] == 3
     assert data["corrections"][0][6] == 0.93 and data["corrections"][0][8].startswith(" in Berlin")
 

@@ -10,6 +10,7 @@ corrections, up to fixed budgets, and says so.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -127,6 +128,8 @@ def report_data(out_dir: Path, budget: Budget = Budget()) -> dict[str, Any]:
     output = audit.open_output(out_dir)
     summary = audit.summary(output)
     overrides = load_overrides(output.root)
+    if summary["paragraphs"]["removed"] <= budget.removals:  # everything fits: no per-cluster caps
+        budget = dataclasses.replace(budget, per_cluster=budget.removals, per_exact_cluster=budget.removals)
     picked = _pick_clusters(output, budget)
     members = _cluster_members(output, [c["cluster_id"] for c in picked], budget)
     kept_ids = sorted({m["kept_paragraph_id"] for ms in members.values() for m in ms if m["kept_paragraph_id"]}
