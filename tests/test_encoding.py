@@ -60,3 +60,34 @@ def test_diff_edits_replay(a, b):
     from corpusclean.edits import sequence_edits
 
     assert replay_edits(a, sequence_edits(diff_edits(a, b, "x"))) == b
+
+
+_TRICKY = st.text(
+    alphabet=st.one_of(
+        st.characters(max_codepoint=0x7F),
+        st.sampled_from(list("’‘“”…–—éèàüöÃÂâ€™œ©®¢¤¦§¨ª«¬\xa0 ?&;#ÐÑÎÏðŸžƒ‚„†‡ˆ‰Š‹Œ√ÄÅÇÉÑÖÜ")),
+        st.characters(),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TRICKY)
+def test_the_fast_gate_never_skips_text_ftfy_would_change(text):
+    import ftfy
+
+    from corpusclean.encoding import FTFY_CONFIG, needs_repair
+
+    if not needs_repair(text):
+        assert ftfy.fix_text(text, FTFY_CONFIG) == text
+        assert fix_lost_lead_byte(text) == (text, [])
+
+
+def test_the_fast_gate_on_real_text():
+    from corpusclean.encoding import needs_repair
+
+    clean = SEED_000.read_text(encoding="utf-8")
+    assert not needs_repair(clean)
+    assert needs_repair("He said â€œhiâ€\x9d") and needs_repair("cafÃ©") and needs_repair("x &amp; y")
+    assert not needs_repair("Lenin’s “Testament” — café, naïve, Ålesund…")

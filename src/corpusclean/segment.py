@@ -31,7 +31,8 @@ PARAGRAPH_SCHEMA = pa.schema(
 )
 
 _BLANK_LINE = regex.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
-_NON_SPACE_RUN = regex.compile(r"\S+(?:\s+\S+)*")
+_NON_SPACE = regex.compile(r"\S")
+_LAST_NON_SPACE = regex.compile(r"(?r)\S")  # searches backwards from the end
 _WHITESPACE_RUN = regex.compile(r"\s+")
 # A sentence ends at . ! ? or … (possibly followed by closing quotes/brackets), then whitespace.
 # (No look-behind: a variable-length one costs seconds to compile in ``regex``.)
@@ -69,10 +70,11 @@ def _blocks(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    match = _NON_SPACE_RUN.search(text, start, end)
-    if match:
-        # The run pattern is greedy over inner whitespace, so this is the whole trimmed block.
-        yield match.start(), match.end()
+    # Two plain searches, not one pattern for the whole block: that backtracks out of memory on a 50 MB line.
+    first = _NON_SPACE.search(text, start, end)
+    if first:
+        last = _LAST_NON_SPACE.search(text, start, end)
+        yield first.start(), last.end()
 
 
 def _split_long(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:
