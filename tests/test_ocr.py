@@ -261,3 +261,26 @@ def test_misread_capital_takes_the_runs_case() -> None:
 def test_memo_gives_the_same_answer_twice(corrector: OcrCorrector) -> None:
     text = "Licbknccht wrote to Radck in Pctrograd."
     assert corrector(text) == corrector(text)
+
+
+# --- decision map ---------------------------------------------------------------
+
+
+def test_decision_map_holds_the_changes_and_ships_without_the_model(seed_run) -> None:
+    paragraphs, results = seed_run
+    fix = OcrCorrector(corpus_vocabulary=count_vocabulary(paragraphs))
+    decisions = fix.prepare()
+    assert decisions["Pctrograd"][0] == "Petrograd" and "Trotsky" not in decisions
+    shipped = pickle.loads(pickle.dumps(fix))
+    # The worker answers from the map alone: same results, and no model built
+    # unless a word broken across lines needs judging.
+    plain = [k for k, p in enumerate(paragraphs) if "- " not in p]
+    assert plain and [shipped(paragraphs[k]) for k in plain] == [results[k] for k in plain]
+    assert shipped._model is None
+    assert [shipped(p) for p in paragraphs] == results
+
+
+def test_tokens_outside_the_vocabulary_are_still_decided(corrector: OcrCorrector) -> None:
+    fresh = OcrCorrector(corpus_vocabulary={"the": 5})
+    fresh.prepare()
+    assert fresh("the Licbknccht-Pctrograd line")[0] == "the Liebknecht-Petrograd line"

@@ -20,6 +20,7 @@ touched by either.
 from __future__ import annotations
 
 import collections
+import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -47,6 +48,14 @@ _PLAIN_WORD_RE = regex.compile(_WORD)
 # the run's vocabulary vouch for ``Nicolaevsky``.
 _CAMEL_SPLIT_RE = regex.compile(r"(?<=\p{Ll}{2})(?=\p{Lu}\p{Ll})")
 _POSSESSIVE_RE = regex.compile(r"^(?P<stem>.+?)(?P<suffix>['’][sS])$")
+# Only text with a letter, a hyphen and then a space or line break may hold a
+# word broken across lines (the full pattern is in ocr_model.HYPHEN_BREAK_RE).
+HYPHEN_HINT_RE = regex.compile(r"\p{L}-\s")
+
+Decision = tuple[str, str, float]
+"""A token's verdict in the decision map: (replacement, rule, confidence)."""
+TokenEdit = tuple[int, str, str, str, float]
+"""One change inside a token: (offset in the token, before, after, rule, confidence)."""
 
 
 def load_substitutions(path: str | Path) -> dict[str, str]:
@@ -126,6 +135,24 @@ def count_vocabulary(texts: Iterable[str]) -> collections.Counter[str]:
     return counts
 
 
+def word_parts(token: str) -> Iterable[tuple[int, str]]:
+    """The bare words of one word token that may be corrected, as ``(offset in token, word)``.
+
+    Hyphenated compounds are split and a possessive ``'s`` taken off (the
+    same bare words :func:`count_vocabulary` counts); elisions (``work'd``,
+    ``o'clock``, ``M'Lean``) are spelled on purpose and never yielded.
+    """
+    offset = 0
+    for part in token.split("-"):
+        stem = part
+        possessive = _POSSESSIVE_RE.match(part)
+        if possessive:
+            stem = possessive.group("stem")
+        if stem and "'" not in stem and "’" not in stem:
+            yield offset, stem
+        offset += len(part) + 1
+
+
 def transfer_case(source: str, target: str) -> str:
     """Give ``target`` the capitalisation pattern of ``source``.
 
@@ -191,17 +218,19 @@ class OcrCorrector:
         self._folded_table = {k: v for k, v in self.substitutions.items() if k == k.lower()}
         self.corpus_vocabulary = corpus_vocabulary
         self._model = None
+        self._decisions: dict[str, Decision] | None = None
         self._reset_memo()
 
     def _reset_memo(self) -> None:
-        # Per-token verdicts: a token's edits depend on the token and the run
-        # alone, and corpora repeat tokens (Zipf), so each is decided once.
+        # Verdicts on tokens outside the decision map (compounds, possessives,
+        # words the run's vocabulary never counted): a token's edits depend on
+        # the token and the run alone, so each is decided once per process.
         self._unchanged: set[str] = set()
-        self._token_memo: dict[str, list[tuple[int, str, str, str, float]]] = {}
+        self._token_memo: dict[str, list[TokenEdit]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_model"] = None  # rebuilt lazily from the shared cache in the worker
+        state["_model"] = None  # rebuilt lazily from the shared cache in the worker, if ever needed
         state["_unchanged"] = set()
         state["_token_memo"] = {}
         return state
@@ -220,6 +249,27 @@ class OcrCorrector:
             )
         return self._model
 
+    def prepare(self) -> dict[str, Decision]:
+        """Decide every distinct token of the run's vocabulary once; return the decision map.
+
+        The map holds only the tokens that change, ``{token: (replacement,
+        rule, confidence)}``; every other vocabulary token stays as it is.
+        After this, correcting a paragraph is a tokenisation and dictionary
+        lookups (plus hyphenation repair), and the corrector pickles with the
+        map, so worker processes need not rebuild the model. Called on first
+        use if not called before; idempotent.
+        """
+        if self._decisions is None:
+            decisions: dict[str, Decision] = {}
+            for token in self.corpus_vocabulary or ():
+                edits = self._decide_token(token)
+                if edits:
+                    after, rule, confidence = _as_decision(token, edits)
+                    # One string object per rule, so pickle writes each rule once.
+                    decisions[token] = (after, sys.intern(rule), confidence)
+            self._decisions = decisions
+        return self._decisions
+
     def _table_lookup(self, token: str) -> str | None:
         """The table's replacement for ``token`` (case carried over), if any."""
         right = self.substitutions.get(token)
@@ -237,55 +287,117 @@ class OcrCorrector:
 
     def __call__(self, text: str) -> tuple[str, list[Edit]]:
         """Correct one paragraph; return the new text and its edits (in order)."""
-        model = self.model if self.automatic else None
+        decisions = self.prepare()
+        vocabulary = self.corpus_vocabulary or {}
         # Hyphenation repairs come first: they span two tokens, which the
         # word loop below then leaves alone.
         edits: list[Edit] = []
         claimed: list[tuple[int, int]] = []
-        if model is not None and "-" in text:
-            edits, claimed = model.correct_hyphenation(text, self._is_frozen)
-        if not claimed and self._unchanged.issuperset(word_tokens(text)):
-            return text, edits  # the common case: every word already known to stay
+        if self.automatic and "-" in text and HYPHEN_HINT_RE.search(text):
+            edits, claimed = self.model.correct_hyphenation(text, self._is_frozen)
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
         for match in iter_words(text):
             token = match.group()
-            if token in self._unchanged:
-                continue
+            decision = decisions.get(token)
+            if decision is None and (token in vocabulary or token in self._unchanged):
+                continue  # the common case: a token already decided to stay
             start, end = match.span()
             while next_claim is not None and next_claim[1] <= start:
                 next_claim = next(claimed_iter, None)
             if next_claim is not None and next_claim[0] < end:
                 continue  # part of a hyphenation repair already made
-            for offset, before, after, rule, confidence in self._token_edits(token, model):
+            if decision is not None:
+                after, rule, confidence = decision
+                edits.append(Edit(STAGE, rule, start, token, after, confidence))
+                continue
+            for offset, before, after, rule, confidence in self._token_edits(token):
                 edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
-        edits.sort(key=lambda e: e.position)
         if not edits:
             return text, edits
+        edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
 
-    def _token_edits(self, token: str, model) -> list[tuple[int, str, str, str, float]]:
-        """The edits for one word token, relative to its start (memoised per token)."""
+    def _token_edits(self, token: str) -> list[TokenEdit]:
+        """The edits for a token outside the decision map, relative to its start (memoised)."""
         memo = self._token_memo.get(token)
         if memo is not None:
             return memo
-        edits: list[tuple[int, str, str, str, float]] = []
-        if token.casefold() not in self.protected:
-            right = self._table_lookup(token)
-            if right is not None:
-                if right != token:
-                    edits.append((0, token, right, "table", 1.0))
-            elif model is not None:
-                edits = model.token_edits(token, self._is_frozen)
+        edits = self._decide_token(token)
         if edits:
             self._token_memo[token] = edits
         else:
             self._unchanged.add(token)
         return edits
 
+    def _decide_token(self, token: str) -> list[TokenEdit]:
+        """The edits for one word token, relative to its start: protection, then the table, then the model.
+
+        The bare words of a compound or possessive are looked up in the
+        decision map where it has them.
+        """
+        if token.casefold() in self.protected:
+            return []
+        right = self._table_lookup(token)
+        if right is not None:
+            return [(0, token, right, "table", 1.0)] if right != token else []
+        if not self.automatic:
+            return []
+        decided = self._decisions
+        vocabulary = self.corpus_vocabulary or {}
+        edits: list[TokenEdit] = []
+        for offset, word in word_parts(token):
+            decision = decided.get(word) if decided is not None else None
+            if decision is None and decided is not None and word in vocabulary:
+                continue  # a bare word the map already decided to keep
+            if decision is None:
+                decision = self._decide_word(word, token)
+            if decision is not None:
+                edits.append((offset, word, *decision))
+        return edits
+
+    def _decide_word(self, word: str, token: str) -> Decision | None:
+        """The verdict on one bare word of ``token``: protection, the table, then the model.
+
+        The model (built on first need) is asked only about words shaped like
+        prose, in tokens that are not common compounds as a whole
+        (``twenty-seven``).
+        """
+        from corpusclean.ocr_model import has_correctable_shape
+
+        if word.casefold() in self.protected:
+            return None
+        right = self._table_lookup(word)
+        if right is not None:
+            return (right, "table", 1.0) if right != word else None
+        if not has_correctable_shape(word) or self.model.is_trusted(token.lower()):
+            return None
+        fix = self.model.correct_word(word)
+        if fix is None or fix.word == word:
+            return None
+        return fix.word, fix.rule, round(fix.confidence, 4)
+
     def _is_frozen(self, word: str) -> bool:
         """Whether the user forbids changing ``word`` (protected or fixed by the table)."""
         return word.casefold() in self.protected or self._table_lookup(word) is not None
+
+
+def _as_decision(token: str, edits: list[TokenEdit]) -> Decision:
+    """A token's edits as one whole-token verdict.
+
+    :func:`count_vocabulary` keys are bare words, whose single edit covers
+    the whole token already; any other key (a caller's own vocabulary with
+    compounds in it) gets its edits folded into one replacement.
+    """
+    if len(edits) == 1 and edits[0][0] == 0 and edits[0][1] == token:
+        return edits[0][2:]
+    pieces: list[str] = []
+    cursor = 0
+    for offset, before, after, _rule, _confidence in edits:
+        pieces += [token[cursor:offset], after]
+        cursor = offset + len(before)
+    pieces.append(token[cursor:])
+    return "".join(pieces), " + ".join(e[3] for e in edits), min(e[4] for e in edits)
 
 
 def _apply_sorted(text: str, edits: list[Edit]) -> str:

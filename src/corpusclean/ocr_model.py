@@ -214,6 +214,23 @@ def fold_vocabulary(vocabulary: Mapping[str, int] | None) -> dict[str, int]:
     return dict(folded)
 
 
+def has_correctable_shape(token: str) -> bool:
+    """Whether a bare word is shaped like prose the model may judge (decided without any model data).
+
+    Too short to judge without context, numbers, ordinals and codes, mixed
+    case (``VChK``, ``McDonald``, ``collectionNicolaevsky``) and short
+    acronyms are left alone.
+    """
+    if sum(ch.isalpha() for ch in token) < MIN_LETTERS:
+        return False
+    digits = sum(ch.isdigit() for ch in token)
+    if digits > 1 or (digits and (token[0].isdigit() or token[-1].isdigit())):
+        return False
+    if not (token.islower() or token.isupper() or token.istitle()):
+        return False
+    return not (token.isupper() and len(token) <= 5)
+
+
 def is_plural_guess(token: str, candidate: str) -> bool:
     """Whether the correction only turns the token's last letter into ``s``.
 
@@ -435,16 +452,8 @@ class NoisyChannelModel:
         """Correct one bare word (no possessive, no hyphen), case carried over."""
         from corpusclean.ocr import transfer_case
 
-        letters = sum(ch.isalpha() for ch in token)
-        if letters < MIN_LETTERS:
+        if not has_correctable_shape(token):
             return None
-        digits = sum(ch.isdigit() for ch in token)
-        if digits > 1 or (digits and (token[0].isdigit() or token[-1].isdigit())):
-            return None  # numbers, ordinals and codes
-        if not (token.islower() or token.isupper() or token.istitle()):
-            return None  # mixed case: VChK, McDonald, iPhone
-        if token.isupper() and len(token) <= 5:
-            return None  # acronyms
         lower = token.lower()
         if self.is_trusted(lower) or _ROMAN_RE.match(lower):
             return None
@@ -457,31 +466,6 @@ class NoisyChannelModel:
             # evidence of a capitalised word; the run says how it is written.
             return Correction(verdict.word, verdict.rule, verdict.confidence)
         return Correction(transfer_case(token, verdict.word), verdict.rule, verdict.confidence)
-
-    def token_edits(self, token: str, is_frozen: Callable[[str], bool]) -> list[tuple[int, str, str, str, float]]:
-        """Changes to one word token as ``(offset in token, before, after, rule, confidence)``.
-
-        Possessives and hyphenated compounds are split off first. The result
-        depends on the token alone (and the run), so callers may memoise it.
-        """
-        if self.is_trusted(token.lower()):
-            return []  # the common case, decided before any splitting
-        edits: list[tuple[int, str, str, str, float]] = []
-        offset = 0
-        for part in token.split("-"):
-            stem = part
-            possessive = _POSSESSIVE_RE.match(part)
-            if possessive:
-                stem = possessive.group("stem")
-            if "'" in stem or "’" in stem:
-                offset += len(part) + 1
-                continue  # elisions (work'd, o'clock, M'Lean) are spelled on purpose
-            if stem and not is_frozen(stem):
-                fix = self.correct_word(stem)
-                if fix is not None and fix.word != stem:
-                    edits.append((offset, stem, fix.word, fix.rule, round(fix.confidence, 4)))
-            offset += len(part) + 1
-        return edits
 
     def correct_hyphenation(
         self, text: str, is_frozen: Callable[[str], bool]
