@@ -63,10 +63,10 @@ class Tool:
 
 def tools(pages: Path, work: Path, args: argparse.Namespace) -> list[Tool]:
     """All tools, in table order; each writes ``work/<name>.tsv``."""
-    common = ["--pages", str(pages), "--workers", str(args.workers), "--threshold", "0.8", "--num-perm", "128", "--ngram", "5"]
+    shared_args = ["--pages", str(pages), "--workers", str(args.workers), "--threshold", "0.8", "--num-perm", "128", "--ngram", "5"]
 
     def runner(name: str, python: Path, script: str, *extra: str) -> Tool:
-        argv = (str(python), str(PEERS / script), *common, "--out", str(work / f"{name}.tsv"),
+        argv = (str(python), str(PEERS / script), *shared_args, "--out", str(work / f"{name}.tsv"),
                 "--work", str(work / name), *extra)  # fmt: skip
         return Tool(name, argv, requires=(python,))
 
@@ -74,7 +74,7 @@ def tools(pages: Path, work: Path, args: argparse.Namespace) -> list[Tool]:
     flow = Tool(
         CC_FLOW,
         (str(PRODUCT_CLI), "run", str(pages), "--out", str(flow_out), "--workers", str(args.workers), "--threshold", "0.8"),
-        collect=(str(PRODUCT_PYTHON), str(PEERS / "corpusclean_collect.py"), *common,
+        collect=(str(PRODUCT_PYTHON), str(PEERS / "corpusclean_collect.py"), *shared_args,
                  "--out", str(work / f"{CC_FLOW}.tsv"), "--work", str(flow_out)),  # fmt: skip
         requires=(PRODUCT_CLI,),
     )
