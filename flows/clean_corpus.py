@@ -38,6 +38,7 @@ from corpusclean import pipeline
 from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
+from corpusclean.overrides import Overrides, load_overrides, overrides_path
 from corpusclean.parallel import map_items
 from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_snapshot_files
@@ -86,10 +87,10 @@ def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[p
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path) -> tuple[Path, Path]:
+def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path, overrides: Overrides) -> tuple[Path, Path]:
     tables = [pipeline.load_table(p) for p in paragraph_paths]
     paragraphs = pa.concat_tables(tables, promote_options="default") if tables else pipeline.PARAGRAPH_SCHEMA.empty_table()
-    kept, duplicates = pipeline.deduplicate_all(paragraphs, config)
+    kept, duplicates = pipeline.deduplicate_all(paragraphs, config, overrides)
     get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, kept.num_rows, duplicates.num_rows)
     return pipeline.save_table(kept, work_dir / "kept.arrow"), pipeline.save_table(duplicates, work_dir / "duplicates.arrow")
 
@@ -192,18 +193,21 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
     on_dask = cfg.dask_address is not None
     cache = PreparedCache(cache_root(out_dir))
     previous = _previous_manifest(out_dir)
+    overrides = load_overrides(out_dir)  # a reviewer's restores and rejected edits (corpusclean restore)
+    overrides_file = overrides_path(out_dir)
+    overrides_digest = file_sha256(overrides_file) or "" if overrides_file.is_file() else ""
 
     try:
         t = time.perf_counter()
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
-        keyed = hash_task(files, settings_fingerprint(cfg))
+        keyed = hash_task(files, settings_fingerprint(cfg, overrides_digest))
         durations["discover+hash(wall)"] = time.perf_counter() - t
 
         t = time.perf_counter()
         hits = {key: cache.get(key) for _, key in keyed} if cfg.incremental else {}
         missing = [(f, k) for f, k in keyed if hits.get(k) is None]
-        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, cfg.workers if not on_dask else max(cfg.workers, 2))
+        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, cfg.workers if not on_dask else max(cfg.workers, 2), overrides)
         if on_dask:
             fresh = [entry for f in prepare_shard_task.map(jobs) for entry in f.result()]
         else:
@@ -231,7 +235,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             vocabulary: collections.Counter[str] = collections.Counter()
             for entry in inputs:
                 vocabulary.update(entry.load_vocabulary())
-            settings = pipeline.ocr_settings(cfg, vocabulary, substitutions)
+            settings = pipeline.ocr_settings(cfg, vocabulary, substitutions, overrides)
             correct_jobs = pipeline.plan_correct_jobs(inputs, settings, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
@@ -243,7 +247,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             durations["ocr(wall)"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        kept_path, duplicates_path = deduplicate_task(paragraph_paths, cfg, work_dir)
+        kept_path, duplicates_path = deduplicate_task(paragraph_paths, cfg, work_dir, overrides)
         durations["dedup(wall)"] = time.perf_counter() - t
 
         reports = problems + [e.report for e in inputs]
@@ -263,6 +267,10 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             "out": str(out_dir),
             "config": cfg.to_dict(),
             "substitutions": str(substitutions) if substitutions else None,
+            "overrides": {
+                "restored_paragraphs": len(overrides.kept_paragraph_ids),
+                "do_not_fix_words": list(overrides.do_not_fix_words),
+            },
             "inputs": input_rows,
             "incremental": {
                 "new": sum(1 for e in inputs if e.source not in previous_keys),

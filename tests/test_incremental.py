@@ -87,3 +87,28 @@ def test_changed_and_deleted_inputs(prefect_harness, tmp_path):
     assert not any(r["source"] == "a.txt" for r in _snapshot(out)["paragraphs"] + _snapshot(out)["duplicates"])
     on_disk = json.loads((out / "manifest.json").read_text())
     assert on_disk["run_id"] == manifest["run_id"]
+
+
+def test_next_run_honours_restores_and_rejected_edits(prefect_harness, tmp_path):
+    from corpusclean import overrides
+    from flows.clean_corpus import clean_corpus
+
+    out = tmp_path / "out"
+    clean_corpus(paths=[str(SEEDS)], out=str(out), config={})
+    before = _snapshot(out)
+    contained = next(r for r in before["duplicates"] if r["method"] == "contained")
+    ocr_edit = next(r for r in before["corrections"] if r["stage"] == "ocr")
+    encoding_edit = next(r for r in before["corrections"] if r["stage"] == "encoding")
+    overrides.restore(out, paragraph_ids=[contained["paragraph_id"]])
+    overrides.reject_edit(out, f"{ocr_edit['paragraph_id']}:{ocr_edit['edit_index']}")
+    overrides.reject_edit(out, f"{encoding_edit['paragraph_id']}:{encoding_edit['edit_index']}")
+
+    manifest = clean_corpus(paths=[str(SEEDS)], out=str(out), config={})
+    after = _snapshot(out)
+    assert contained["paragraph_id"] in {r["paragraph_id"] for r in after["paragraphs"]}
+    assert contained["paragraph_id"] not in {r["paragraph_id"] for r in after["duplicates"]}
+    changes = {(r["stage"], r["before"], r["after"]) for r in after["corrections"]}
+    assert ("ocr", ocr_edit["before"], ocr_edit["after"]) not in changes
+    assert ("encoding", encoding_edit["before"], encoding_edit["after"]) not in changes
+    assert ocr_edit["before"] in manifest["overrides"]["do_not_fix_words"]
+    assert manifest["incremental"]["reused_from_cache"] == 0  # new overrides invalidate the cache

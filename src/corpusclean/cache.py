@@ -38,8 +38,8 @@ def cache_root(out_dir: Path) -> Path:
     return out_dir / STATE_DIR / PREPARED_DIR
 
 
-def settings_fingerprint(config: CleanConfig) -> str:
-    """The settings (and code versions) that change what the prepare step makes of a file."""
+def settings_fingerprint(config: CleanConfig, overrides_digest: str = "") -> str:
+    """The settings (and code versions, and the reviewer's overrides) that change what the prepare step makes of a file."""
     from importlib.metadata import version
 
     parts = {
@@ -50,6 +50,7 @@ def settings_fingerprint(config: CleanConfig) -> str:
         "ocr": config.ocr,
         "corpusclean": version("corpusclean"),
         "ftfy": version("ftfy"),
+        "overrides": overrides_digest,
     }
     return json.dumps(parts, sort_keys=True)
 

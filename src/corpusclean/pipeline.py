@@ -27,6 +27,7 @@ from corpusclean.cache import PreparedCache, PreparedInput
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
+from corpusclean.overrides import Overrides, apply_restores, apply_rejections
 from corpusclean.parallel import map_items
 from corpusclean.read import FileReport, InputFile, read_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document
@@ -87,12 +88,13 @@ def _timed(seconds: dict[str, float], name: str, start: float) -> float:
     return now
 
 
-def prepare_shard(files: Sequence[InputFile], config: CleanConfig) -> PreparedShard:
+def prepare_shard(files: Sequence[InputFile], config: CleanConfig, overrides: Overrides | None = None) -> PreparedShard:
     """Read, segment and repair the encoding of a shard of files.
 
     Undecodable bytes are recorded as ``read`` edits of the paragraph that
     holds them (``position`` is then the offset in ``original_text`` and
-    ``before`` the bytes in hex). When OCR is on, the shard's vocabulary is
+    ``before`` the bytes in hex). Encoding edits a reviewer rejected
+    (``overrides``) are undone. When OCR is on, the shard's vocabulary is
     counted after encoding repair, so the corrector sees clean spellings.
     """
     seconds: dict[str, float] = {}
@@ -117,6 +119,8 @@ def prepare_shard(files: Sequence[InputFile], config: CleanConfig) -> PreparedSh
     if config.encoding:
         start = time.perf_counter()
         paragraphs, encoding_edits = run_text_stage(paragraphs, repair_encoding)
+        if overrides:
+            paragraphs, encoding_edits = apply_rejections(paragraphs, encoding_edits, overrides)
         edits.append(encoding_edits)
         _timed(seconds, "encoding", start)
     vocabulary: collections.Counter[str] = collections.Counter()
@@ -160,18 +164,30 @@ class OcrSettings:
     protected_words: tuple[str, ...]
     min_confidence: float
     vocabulary: dict[str, int] | None
+    overrides: Overrides | None = None
 
 
-def ocr_settings(config: CleanConfig, vocabulary: collections.Counter[str], substitutions_path: Path | None) -> OcrSettings:
+def ocr_settings(
+    config: CleanConfig,
+    vocabulary: collections.Counter[str],
+    substitutions_path: Path | None,
+    overrides: Overrides | None = None,
+) -> OcrSettings:
+    """What the OCR workers need; a reviewer's do-not-fix words join the protected words and leave the table."""
     from corpusclean.ocr import load_substitutions
 
     table = load_substitutions(substitutions_path) if substitutions_path else {}
+    protected = config.protected_words
+    if overrides:
+        table = overrides.filter_substitutions(table)
+        protected = tuple(dict.fromkeys([*protected, *overrides.do_not_fix_words]))
     return OcrSettings(
         language=config.language,
         substitutions=table,
-        protected_words=config.protected_words,
+        protected_words=protected,
         min_confidence=config.ocr_min_confidence,
         vocabulary=dict(vocabulary),
+        overrides=overrides,
     )
 
 
@@ -192,6 +208,8 @@ def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table
         return fixed, sequence_edits(edits)
 
     paragraphs, edits = run_text_stage(paragraphs, stage)
+    if settings.overrides:
+        paragraphs, edits = apply_rejections(paragraphs, edits, settings.overrides)
     return with_ocr_edit_counts(paragraphs, edits), edits
 
 
@@ -257,8 +275,11 @@ def no_dedup(paragraphs: pa.Table) -> tuple[pa.Table, pa.Table]:
     return kept, duplicates.empty_table()
 
 
-def deduplicate_all(paragraphs: pa.Table, config: CleanConfig) -> tuple[pa.Table, pa.Table]:
-    """Near-duplicate removal over every paragraph of the run; returns ``(kept, duplicates)``."""
+def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None = None) -> tuple[pa.Table, pa.Table]:
+    """Near-duplicate removal over every paragraph of the run; returns ``(kept, duplicates)``.
+
+    Paragraphs a reviewer restored (``overrides``) are kept whatever the similarity says.
+    """
     if not config.dedup:
         return no_dedup(paragraphs)
     from corpusclean.dedup import deduplicate
@@ -272,6 +293,8 @@ def deduplicate_all(paragraphs: pa.Table, config: CleanConfig) -> tuple[pa.Table
         seed=config.seed,
         workers=config.workers,
     )
+    if overrides:
+        return apply_restores(result.kept, result.duplicates, overrides)
     return result.kept, result.duplicates
 
 
@@ -361,6 +384,7 @@ class PrepareJob:
     files: tuple[tuple[InputFile, str], ...]
     config: CleanConfig
     cache_root: Path
+    overrides: Overrides | None = None
 
 
 def prepare_job(job: PrepareJob) -> list[PreparedInput]:
@@ -368,17 +392,17 @@ def prepare_job(job: PrepareJob) -> list[PreparedInput]:
     cache = PreparedCache(job.cache_root)
     out: list[PreparedInput] = []
     for item, key in job.files:
-        shard = prepare_shard([item], job.config)
+        shard = prepare_shard([item], job.config, job.overrides)
         out.append(cache.put(key, shard.paragraphs, shard.edits, shard.vocabulary, shard.reports[0], shard.seconds))
     return out
 
 
 def plan_prepare_jobs(
-    files: Sequence[tuple[InputFile, str]], config: CleanConfig, cache_root: Path, shards: int
+    files: Sequence[tuple[InputFile, str]], config: CleanConfig, cache_root: Path, shards: int, overrides: Overrides | None = None
 ) -> list[PrepareJob]:
     planned = plan_shards([f for f, _ in files], shards)
     key_of = {id(f): k for f, k in files}
-    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root) for shard in planned]
+    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides) for shard in planned]
 
 
 @dataclass(frozen=True)
