@@ -45,6 +45,7 @@ MB = 1_000_000
 """Sizes are decimal megabytes, as MB/s is in the results table."""
 
 SHINGLE = 5
+BOILERPLATE = "boilerplate.txt"
 PAGES = "pages"
 """Pages live in ``OUT/pages`` (sources in the labels are relative to it), so tools
 pointed at that folder never see ``labels.parquet`` or ``meta.json``."""
@@ -499,6 +500,8 @@ def build(sources: Sequence[Path], size_mb: float, seed: int, out: Path) -> dict
         total += len(data)
         number += 1
     pq.write_table(pa.table(builder.labels.columns), out / "labels.parquet")
+    # Every boilerplate line, including those seen once: scorers leave them all out of pair counts.
+    (out / BOILERPLATE).write_text("".join(line + "\n" for line in builder.boilerplate_first), encoding="utf-8")
     check_rng = random.Random(seed + 2)
     meta = {
         "generator_version": GENERATOR_VERSION,

@@ -205,6 +205,7 @@ class Truth:
     copies: list[tuple[int, int, str, float]]
     """(copy, original, kind, true Jaccard) for every labelled copy."""
     boilerplate: set[int]
+    """Every paragraph that is a site boilerplate line (repeated or not)."""
     paragraphs: int
 
 
@@ -212,10 +213,15 @@ def load_truth(corpus: Path) -> Truth:
     """Read ``labels.parquet`` and map its (source, index) pairs to ordinals."""
     import pyarrow.parquet as pq
 
-    ordinal = {(p.source, p.index): p.ordinal for p in iter_paragraphs(corpus / "pages")}
+    boilerplate_lines = set((corpus / "boilerplate.txt").read_text(encoding="utf-8").splitlines())
+    ordinal = {}
+    boilerplate: set[int] = set()
+    for p in iter_paragraphs(corpus / "pages"):
+        ordinal[(p.source, p.index)] = p.ordinal
+        if p.text in boilerplate_lines:
+            boilerplate.add(p.ordinal)
     labels = pq.read_table(corpus / "labels.parquet").to_pydict()
     copies = []
-    boilerplate: set[int] = set()
     for src, idx, kind, osrc, oidx, jac in zip(
         labels["source"], labels["paragraph_index"], labels["kind"],
         labels["orig_source"], labels["orig_paragraph_index"], labels["jaccard"],
@@ -336,6 +342,7 @@ def run_size(args: argparse.Namespace, size_mb: float) -> dict:
     rows = []
     for tool in tools(pages, work, args):
         if args.peers and tool.name not in args.peers:
+            rows.append({"tool": tool.name, **asdict(RunResult("skipped (not in --peers)"))})
             continue
         print(f"running {tool.name} ...", flush=True)
         missing = [str(p) for p in tool.requires if not p.exists()]
