@@ -284,3 +284,23 @@ def test_tokens_outside_the_vocabulary_are_still_decided(corrector: OcrCorrector
     fresh = OcrCorrector(corpus_vocabulary={"the": 5})
     fresh.prepare()
     assert fresh("the Licbknccht-Pctrograd line")[0] == "the Liebknecht-Petrograd line"
+
+
+def test_two_spellings_the_run_doubts_both_stay() -> None:
+    from corpusclean.ocr import _without_chains
+
+    decisions = {"Montraville": ("Montreville", "confusion a>e", 0.95), "Montreville": ("Montraville", "confusion e>a", 0.95),
+                 "Pctrograd": ("Petrograd", "confusion c>e", 0.99), "tbe": ("the", "table", 1.0), "the": ("thee", "table", 1.0)}
+    assert _without_chains(decisions) == {k: decisions[k] for k in ("Pctrograd", "tbe", "the")}
+
+
+def test_a_name_the_run_repeats_is_not_turned_into_its_rare_variant() -> None:
+    vocabulary = count_vocabulary(["Grandchamps wrote."] * 8 + ["Grandehamps wrote."])
+    fix = OcrCorrector(corpus_vocabulary=vocabulary)
+    assert fix("Grandchamps wrote.") == ("Grandchamps wrote.", [])
+
+
+def test_misread_capital_other_than_a_tall_letter_stays_a_capital() -> None:
+    vocabulary = count_vocabulary(["when the men came and when they left"] * 3)
+    fixed, _ = OcrCorrector(corpus_vocabulary=vocabulary)("Vhen the men came")
+    assert fixed == "When the men came"

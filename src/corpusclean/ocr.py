@@ -267,7 +267,7 @@ class OcrCorrector:
                     after, rule, confidence = _as_decision(token, edits)
                     # One string object per rule, so pickle writes each rule once.
                     decisions[token] = (after, sys.intern(rule), confidence)
-            self._decisions = decisions
+            self._decisions = _without_chains(decisions)
         return self._decisions
 
     def _table_lookup(self, token: str) -> str | None:
@@ -380,6 +380,21 @@ class OcrCorrector:
     def _is_frozen(self, word: str) -> bool:
         """Whether the user forbids changing ``word`` (protected or fixed by the table)."""
         return word.casefold() in self.protected or self._table_lookup(word) is not None
+
+
+def _without_chains(decisions: dict[str, Decision]) -> dict[str, Decision]:
+    """Drop automatic changes whose replacement the run would itself change.
+
+    If the map turns ``A`` into ``B`` and also ``B`` into something, the run
+    holds both spellings and the model doubts each: no evidence which one is
+    right (``Montraville`` <-> ``Montreville``, ``difculty`` <-> ``diiculty``).
+    The user's table is never second-guessed.
+    """
+    return {
+        token: decision
+        for token, decision in decisions.items()
+        if decision[1] == "table" or decision[0] not in decisions
+    }
 
 
 def _as_decision(token: str, edits: list[TokenEdit]) -> Decision:

@@ -74,6 +74,9 @@ MIN_LETTERS = 3
 CHAR_LM_WORDS = 60_000
 """Most frequent lexicon words the character model learns word shapes from."""
 
+TALL_LOWER = frozenset("bdfhkl")
+"""Lower-case letters with an ascender, which OCR reads as capitals (``l`` as ``I``)."""
+
 _ROMAN_RE = regex.compile(r"^(?=[mdclxvi]+$)m*(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$")
 _POSSESSIVE_RE = regex.compile(r"^(?P<stem>.+?)(?P<suffix>['’][sS])$")
 # A line-break hyphen as it reaches the stage: hard-wrapped lines joined with a space.
@@ -335,9 +338,16 @@ class NoisyChannelModel:
             return max(frequency, rate)
         if not rate:
             return 0.0
-        # The rarer of two spellings in the run must look more word-like to win
-        # (Chalidzc x2 -> Chalidze x1, never Dzerzhinskii x2 -> Dzerzhiaskii x1).
-        tolerance = SHAPE_TOLERANCE if self.corpus.get(word, 0) >= self.corpus.get(token, 0) else 0.0
+        # The rarer of two spellings in the run must look more word-like to
+        # win, by at least the log of how much rarer it is: the counts are
+        # evidence too (Chalidzc x2 -> Chalidze x1, never Dzerzhinskii x2 ->
+        # Dzerzhiaskii x1, nor a name the run spells Grandchamps eight times
+        # -> Grandehamps x1).
+        word_count, token_count = self.corpus.get(word, 0), self.corpus.get(token, 0)
+        if word_count >= token_count:
+            tolerance = SHAPE_TOLERANCE
+        else:
+            tolerance = math.log(token_count / word_count)
         if self.char_model.log_prob(word) < self.char_model.log_prob(token) + tolerance:
             return 0.0
         if self.is_lexicon_error(word):
@@ -460,10 +470,14 @@ class NoisyChannelModel:
         verdict = self.decide(lower)
         if verdict is None:
             return None
-        if token.istitle() and len(token) > 1 and verdict.word[0] != lower[0] and self.mostly_lower(verdict.word):
-            # The capital was itself the misread (Iabour, Avhole, Httle: a
-            # tall lower-case letter read as a capital), so its case is no
-            # evidence of a capitalised word; the run says how it is written.
+        if (
+            token.istitle() and len(token) > 1 and verdict.word[0] != lower[0]
+            and verdict.word[0] in TALL_LOWER and self.mostly_lower(verdict.word)
+        ):
+            # The capital was itself the misread (Iabour, Httle: a tall
+            # lower-case letter read as a capital), so its case is no evidence
+            # of a capitalised word; the run says how it is written. Other
+            # misread capitals stay capitals (Vhen -> When, not when).
             return Correction(verdict.word, verdict.rule, verdict.confidence)
         return Correction(transfer_case(token, verdict.word), verdict.rule, verdict.confidence)
 
