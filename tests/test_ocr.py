@@ -246,7 +246,7 @@ def test_plural_guess_is_recognised() -> None:
 
 
 def test_early_modern_spellings_untouched(corrector: OcrCorrector) -> None:
-    text = "They had giuen the haruest towarde the meane folk."
+    text = "They had giuen the haruest towarde the meane folk, and vnderstood it ryght."
     assert corrector(text) == (text, [])
 
 

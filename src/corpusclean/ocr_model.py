@@ -423,13 +423,18 @@ class NoisyChannelModel:
     def is_archaic_spelling(self, word: str) -> bool:
         """Whether ``word`` is an early-modern spelling of a common word, not OCR damage.
 
-        Older print writes ``u`` for ``v`` (``giuen``, ``haruest``) and adds a
-        final ``e`` (``towarde``, ``meane``); the gold keeps such spellings,
-        while confusions would turn them into other words (``gillen``,
-        ``towards``).
+        Older print writes ``u`` for ``v`` (``giuen``, ``haruest``), ``v``
+        for a first ``u`` (``vnderstood``), ``y`` for ``i`` (``ryght``) and
+        adds a final ``e`` (``towarde``, ``meane``); the gold keeps such
+        spellings, while confusions would turn them into other words
+        (``gillen``, ``fyght``, ``towards``).
         """
         common = self.is_trusted
         if "u" in word and common(word.replace("u", "v")):
+            return True
+        if word.startswith("v") and common("u" + word[1:]):
+            return True
+        if "y" in word[1:] and common(word[0] + word[1:].replace("y", "i")):
             return True
         return len(word) > 3 and word.endswith("e") and common(word[:-1])
 
