@@ -256,8 +256,9 @@ class OcrCorrector:
         rule, confidence)}``; every other vocabulary token stays as it is.
         After this, correcting a paragraph is a tokenisation and dictionary
         lookups (plus hyphenation repair), and the corrector pickles with the
-        map, so worker processes need not rebuild the model. Called on first
-        use if not called before; idempotent.
+        map, so worker processes need not rebuild the model. Call it once per
+        run, before shipping the corrector; without it, tokens are decided
+        lazily as paragraphs arrive (same verdicts). Idempotent.
         """
         if self._decisions is None:
             decisions: dict[str, Decision] = {}
@@ -287,8 +288,10 @@ class OcrCorrector:
 
     def __call__(self, text: str) -> tuple[str, list[Edit]]:
         """Correct one paragraph; return the new text and its edits (in order)."""
-        decisions = self.prepare()
-        vocabulary = self.corpus_vocabulary or {}
+        # Without prepare(), tokens are decided as they come (memoised): a
+        # shard's corrector then judges only the shard's own tokens.
+        decisions = self._decisions or {}
+        vocabulary = (self.corpus_vocabulary or {}) if self._decisions is not None else {}
         # Hyphenation repairs come first: they span two tokens, which the
         # word loop below then leaves alone.
         edits: list[Edit] = []
