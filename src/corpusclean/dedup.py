@@ -35,6 +35,7 @@ method and similarity (its shingle set is the same).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import unicodedata
 from dataclasses import dataclass
 
@@ -212,16 +213,14 @@ def deduplicate(
     representative = _exact_representatives(features.keys, order)
     sizes = features.sets.sizes()
 
-    candidates = _rep_candidates(features, representative, sizes, rank, bands, rows)
+    is_rep = representative == np.arange(n)
+    weight = np.bincount(representative, minlength=n).astype(np.int64)
+    pairs = _rep_candidates(features, is_rep, sizes, rank, bands, rows)
+    edges = _verified_edges(pairs, features.sets, threshold, containment_threshold)
     assigned = np.full(n, -1, dtype=np.int64)
     method = np.full(n, -1, dtype=np.int8)
     similarity = np.zeros(n, dtype=np.float64)
-    cand_offsets = np.concatenate([[0], np.cumsum(np.bincount(candidates[:, 0], minlength=n))]).astype(np.int64)
-    _cluster(
-        order, representative == np.arange(n), cand_offsets, candidates[:, 1].copy(),
-        features.sets.offsets, features.sets.hashes, threshold, containment_threshold,
-        assigned, method, similarity,
-    )  # fmt: skip
+    _cluster(is_rep, rank, weight, *edges, assigned, method, similarity)
     _assign_twins(representative, assigned, method, similarity)
     estimated = _estimates(features.signatures, sizes, assigned, method)
     return _result(paragraphs, features, assigned, method, similarity, estimated, num_perm)
@@ -238,49 +237,126 @@ def _exact_representatives(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def _rep_candidates(
-    features: Features, representative: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int
+    features: Features, is_rep: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int
 ) -> np.ndarray:
-    """Candidate ``(higher priority, lower priority)`` row pairs among exact-group
-    representatives that have shingles, sorted by row of the first, then rank of the second."""
-    reps = np.flatnonzero((representative == np.arange(len(representative))) & (sizes > 0))
+    """Distinct candidate row pairs among exact-group representatives that have shingles.
+
+    Each pair is ``(a, b)`` with ``a`` the row with more shingles, or the
+    higher-priority one when both have as many (so ``a`` is the only
+    possible container of ``b``); ``int64[k, 2]``, sorted.
+    """
+    reps = np.flatnonzero(is_rep & (sizes > 0))
     near = lsh.candidate_pairs(features.signatures[reps], bands, rows, priority=rank[reps])
     contained = containment.candidate_pairs(features.sets.take(reps))
     pairs = reps[np.concatenate([near, contained])]
-    # Orient by priority; a containment candidate whose container ranks lower
-    # than the contained text is reachable only as a near pair.
-    pairs = pairs[rank[pairs[:, 0]] < rank[pairs[:, 1]]]
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    n = len(representative)
-    keys = lsh.sorted_unique(pairs[:, 0] * n + rank[pairs[:, 1]])
-    by_rank = np.argsort(rank)
-    return np.stack([keys // n, by_rank[keys % n]], axis=1)
+    a, b = pairs[:, 0], pairs[:, 1]
+    swap = (sizes[b] > sizes[a]) | ((sizes[b] == sizes[a]) & (rank[b] < rank[a]))
+    n = len(is_rep)
+    keys = lsh.sorted_unique(np.where(swap, b, a) * n + np.where(swap, a, b))
+    return np.stack([keys // n, keys % n], axis=1)
+
+
+def _verified_edges(
+    pairs: np.ndarray, sets: ShingleSets, threshold: float, containment_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which candidate pairs are duplicates, as directed *may-absorb* edges in CSR form.
+
+    A near pair (Jaccard >= ``threshold``) gives an edge each way; a pair that
+    is not near but whose smaller set lies >= ``containment_threshold`` inside
+    the larger gives one edge, from the container to the contained row.
+
+    Returns:
+        ``(offsets int64[n + 1], targets int64[e], methods int8[e], similarities float64[e])``;
+        the edges of row ``p`` are ``offsets[p]:offsets[p + 1]``.
+    """
+    n = len(sets)
+    inter = _intersections(pairs, sets.offsets, sets.hashes)
+    sizes = sets.sizes()
+    a, b = pairs[:, 0], pairs[:, 1]
+    union = sizes[a] + sizes[b] - inter
+    jaccard = np.divide(inter, union, out=np.zeros(len(pairs)), where=union > 0)
+    inside = np.divide(inter, sizes[b], out=np.zeros(len(pairs)), where=sizes[b] > 0)
+    near = jaccard >= threshold
+    contained = ~near & (sizes[b] < sizes[a]) & (inside >= containment_threshold)
+    sources = np.concatenate([a[near], b[near], a[contained]])
+    targets = np.concatenate([b[near], a[near], b[contained]])
+    methods = np.concatenate([np.full(2 * int(near.sum()), _NEAR, np.int8), np.full(int(contained.sum()), _CONTAINED, np.int8)])
+    similarities = np.concatenate([jaccard[near], jaccard[near], inside[contained]])
+    order = np.argsort(sources, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(sources, minlength=n))]).astype(np.int64)
+    return offsets, targets[order], methods[order], similarities[order]
 
 
 @numba.njit(cache=True, nogil=True)
-def _cluster(order, is_rep, cand_offsets, cand_targets, set_offsets, set_hashes,
-             threshold, containment_threshold, assigned, method, similarity):  # pragma: no cover  # fmt: skip
-    """Greedy clustering around kept paragraphs, in priority order."""
-    for r in range(order.size):
-        p = order[r]
-        if not is_rep[p] or assigned[p] >= 0:
+def _intersections(pairs, set_offsets, set_hashes):  # pragma: no cover - compiled
+    out = np.empty(len(pairs), dtype=np.int64)
+    for k in range(len(pairs)):
+        p, q = pairs[k, 0], pairs[k, 1]
+        out[k] = intersection_size(set_hashes, set_offsets[p], set_offsets[p + 1], set_offsets[q], set_offsets[q + 1])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _coverage(p, weight, edge_offsets, edge_targets, assigned):  # pragma: no cover - compiled
+    """Rows a cluster around ``p`` would hold now: its own weight plus its unassigned absorbable partners'."""
+    total = weight[p]
+    for e in range(edge_offsets[p], edge_offsets[p + 1]):
+        if assigned[edge_targets[e]] < 0:
+            total += weight[edge_targets[e]]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster(is_rep, rank, weight, edge_offsets, edge_targets, edge_methods, edge_similarities,
+             assigned, method, similarity):  # pragma: no cover  # fmt: skip
+    """Greedy cover: repeatedly keep the row whose cluster would remove the most
+    rows (ties: priority rank), and remove its unassigned partners into it.
+
+    A row that some unassigned row contains (a containment-only edge) waits
+    until that container is kept or removed, so two kept rows are never
+    duplicates of each other. Coverage only shrinks, so a lazily re-keyed
+    heap of ``(-coverage, rank)`` finds the best row.
+    """
+    n = is_rep.size
+    waiting = np.zeros(n, dtype=np.int64)
+    for p in range(n):
+        for e in range(edge_offsets[p], edge_offsets[p + 1]):
+            if edge_methods[e] == 2:
+                waiting[edge_targets[e]] += 1
+    heap = [np.int64(0)]
+    heap.pop()
+    for p in range(n):
+        if is_rep[p] and waiting[p] == 0:
+            heapq.heappush(heap, -_coverage(p, weight, edge_offsets, edge_targets, assigned) * n + rank[p])
+    by_rank = np.empty(n, dtype=np.int64)
+    by_rank[rank] = np.arange(n)
+    kept = np.zeros(n, dtype=np.bool_)
+    while heap:
+        key = heapq.heappop(heap)
+        p = by_rank[key % n]  # Python (floor) modulo: key % n is the rank
+        stored = -((key - rank[p]) // n)
+        if assigned[p] >= 0 or kept[p]:
             continue
-        size_p = set_offsets[p + 1] - set_offsets[p]
-        for c in range(cand_offsets[p], cand_offsets[p + 1]):
-            q = cand_targets[c]
-            if assigned[q] >= 0:
+        now = _coverage(p, weight, edge_offsets, edge_targets, assigned)
+        if now < stored:
+            heapq.heappush(heap, -now * n + rank[p])
+            continue
+        kept[p] = True
+        for e in range(edge_offsets[p], edge_offsets[p + 1]):
+            q = edge_targets[e]
+            if assigned[q] >= 0 or kept[q]:
                 continue
-            size_q = set_offsets[q + 1] - set_offsets[q]
-            inter = intersection_size(set_hashes, set_offsets[p], set_offsets[p + 1], set_offsets[q], set_offsets[q + 1])
-            jaccard = inter / (size_p + size_q - inter)
-            if jaccard >= threshold:
-                assigned[q] = p
-                method[q] = 1
-                similarity[q] = jaccard
-            elif size_q < size_p and inter / size_q >= containment_threshold:
-                assigned[q] = p
-                method[q] = 2
-                similarity[q] = inter / size_q
+            assigned[q] = p
+            method[q] = edge_methods[e]
+            similarity[q] = edge_similarities[e]
+            for f in range(edge_offsets[q], edge_offsets[q + 1]):
+                if edge_methods[f] == 2:
+                    y = edge_targets[f]
+                    waiting[y] -= 1
+                    if waiting[y] == 0 and assigned[y] < 0 and not kept[y]:
+                        heapq.heappush(heap, -_coverage(y, weight, edge_offsets, edge_targets, assigned) * n + rank[y])
 
 
 def _assign_twins(representative: np.ndarray, assigned: np.ndarray, method: np.ndarray, similarity: np.ndarray) -> None:
