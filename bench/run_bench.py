@@ -501,18 +501,18 @@ def markdown(result: dict) -> str:
 
 
 def linearity(results: list[dict]) -> str:
-    """MB/s per size per tool, and cost per MB relative to the smallest size."""
+    """Per tool and size: MB/s, peak PSS, and seconds per MB relative to the smallest size."""
     sizes = [r["size_mb"] for r in results]
-    names = [row["tool"] for row in results[0]["rows"]]
-    head = ["tool", *[f"MB/s @ {s:g} MB" for s in sizes], *[f"s/MB ×{s:g} vs {sizes[0]:g}" for s in sizes[1:]]]
+    names = list(dict.fromkeys(row["tool"] for res in results for row in res["rows"]))
+    head = ["tool", *[f"MB/s @ {s:g} MB" for s in sizes], *[f"peak PSS MB @ {s:g} MB" for s in sizes],
+            *[f"s/MB @ {s:g} ÷ @ {sizes[0]:g}" for s in sizes[1:]]]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
-        speeds = []
-        for res in results:
-            row = next((r for r in res["rows"] if r["tool"] == name), None)
-            speeds.append(row.get("mb_s") if row else None)
+        rows = [next((r for r in res["rows"] if r["tool"] == name and r["status"] == "ok"), None) for res in results]
+        speeds = [row.get("mb_s") if row else None for row in rows]
+        memory = [fmt(row["peak_pss_mb"], ".0f") if row else "–" for row in rows]
         ratios = [fmt(speeds[0] / s) if s and speeds[0] else "–" for s in speeds[1:]]
-        lines.append("| " + " | ".join([name, *[fmt(s) for s in speeds], *ratios]) + " |")
+        lines.append("| " + " | ".join([name, *[fmt(s) for s in speeds], *memory, *ratios]) + " |")
     return "\n".join(lines)
 
 
@@ -529,6 +529,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=BENCH / "work")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--no-save", action="store_true", help="print only; do not write bench/results")
+    parser.add_argument("--linearity-only", action="store_true", help="rebuild results/linearity.md from saved results")
     args = parser.parse_args(argv)
     args.argv = list(argv)
     args.source = args.source or [BENCH / "work" / "kjv.txt"]
@@ -538,6 +539,16 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.linearity_only:
+        saved = saved_results(args.results)
+        if len(saved) < 2:
+            print(f"need saved results of two sizes in {args.results}, found {len(saved)}")
+            return 1
+        curve = "# Linearity\n\nFrom the latest saved result of each size (`bench/results/*mb.json`).\n\n"
+        curve += linearity(saved) + "\n"
+        print(curve)
+        (args.results / "linearity.md").write_text(curve)
+        return 0
     sizes = [float(s) for s in args.sizes.split(",")] if args.sizes else [args.size_mb]
     results = []
     for size in sizes:
@@ -549,12 +560,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.results.mkdir(parents=True, exist_ok=True)
             (args.results / f"{size:g}mb.md").write_text(text)
             (args.results / f"{size:g}mb.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    if len(results) > 1:
-        curve = "# Linearity\n\n" + linearity(results) + "\n"
+    if args.no_save:
+        if len(results) > 1:
+            print("\n# Linearity\n\n" + linearity(results))
+        return 0
+    saved = saved_results(args.results)
+    if len(saved) > 1:
+        curve = "# Linearity\n\nFrom the latest saved result of each size (`bench/results/*mb.json`).\n\n" + linearity(saved) + "\n"
         print("\n" + curve)
-        if not args.no_save:
-            (args.results / "linearity.md").write_text(curve)
+        (args.results / "linearity.md").write_text(curve)
     return 0
+
+
+def saved_results(folder: Path) -> list[dict]:
+    """Every saved per-size result, smallest size first."""
+    results = [json.loads(p.read_text()) for p in folder.glob("*mb.json")] if folder.is_dir() else []
+    return sorted(results, key=lambda r: r["size_mb"])
 
 
 if __name__ == "__main__":
