@@ -157,13 +157,10 @@ def concat_edits(tables: Iterable[pa.Table]) -> pa.Table:
 
 @dataclass(frozen=True)
 class OcrSettings:
-    """What a worker needs to build the OCR corrector (picklable, built once per shard)."""
+    """The run's OCR corrector, decided once over the whole vocabulary and shipped to every worker."""
 
-    language: str
-    substitutions: dict[str, str]
-    protected_words: tuple[str, ...]
-    min_confidence: float
-    vocabulary: dict[str, int] | None
+    corrector: Any
+    """A prepared :class:`corpusclean.ocr.OcrCorrector` (picklable, carries its decision map)."""
     overrides: Overrides | None = None
 
 
@@ -173,35 +170,31 @@ def ocr_settings(
     substitutions_path: Path | None,
     overrides: Overrides | None = None,
 ) -> OcrSettings:
-    """What the OCR workers need; a reviewer's do-not-fix words join the protected words and leave the table."""
-    from corpusclean.ocr import load_substitutions
+    """Build the run's corrector and decide every distinct token once (not once per shard).
+
+    A reviewer's do-not-fix words join the protected words and leave the substitution table.
+    """
+    from corpusclean.ocr import OcrCorrector, load_substitutions
 
     table = load_substitutions(substitutions_path) if substitutions_path else {}
     protected = config.protected_words
     if overrides:
         table = overrides.filter_substitutions(table)
         protected = tuple(dict.fromkeys([*protected, *overrides.do_not_fix_words]))
-    return OcrSettings(
+    corrector = OcrCorrector(
         language=config.language,
         substitutions=table,
         protected_words=protected,
         min_confidence=config.ocr_min_confidence,
-        vocabulary=dict(vocabulary),
-        overrides=overrides,
+        corpus_vocabulary=dict(vocabulary),
     )
+    corrector.prepare()
+    return OcrSettings(corrector, overrides)
 
 
 def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table, pa.Table]:
     """Fix OCR errors in a shard's paragraphs; returns the table and the ``ocr`` edits."""
-    from corpusclean.ocr import OcrCorrector
-
-    corrector = OcrCorrector(
-        language=settings.language,
-        substitutions=settings.substitutions,
-        protected_words=settings.protected_words,
-        min_confidence=settings.min_confidence,
-        corpus_vocabulary=settings.vocabulary,
-    )
+    corrector = settings.corrector
 
     def stage(text: str) -> tuple[str, list[Edit]]:
         fixed, edits = corrector(text)
