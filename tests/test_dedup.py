@@ -138,7 +138,7 @@ def test_empty_input():
 def test_worker_count_does_not_change_the_result(monkeypatch):
     table = table_of(POOL)
     one = deduplicate(table, workers=1)
-    monkeypatch.setattr(parallel, "MIN_PARALLEL_CHARS", 0)
+    monkeypatch.setattr(parallel, "SHARD_CHARS", 2000)
     two = deduplicate(table, workers=2)
     assert one.kept.equals(two.kept) and one.duplicates.equals(two.duplicates) and one.signatures.equals(two.signatures)
 

@@ -64,7 +64,7 @@ def test_short_text_has_empty_signature():
 
 
 def test_worker_count_does_not_change_signatures(monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PARALLEL_CHARS", 0)
+    monkeypatch.setattr(parallel, "SHARD_CHARS", 2000)
     one = batch_signatures(TEXTS, workers=1)
     np.testing.assert_array_equal(batch_signatures(TEXTS, workers=2), one)
 

@@ -191,7 +191,7 @@ def deduplicate(
         num_perm: MinHash permutations.
         shingle_size: Words per shingle.
         seed: MinHash seed (datasketch's ``seed``).
-        workers: Processes for tokenising and signatures (used only on large inputs).
+        workers: Threads for tokenising, shingling and signatures (the result does not depend on it).
         bands, rows: LSH banding; by default :func:`corpusclean.lsh.optimal_bands`.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in paragraphs.column_names]

@@ -1,16 +1,26 @@
-"""Shard-parallel map over a text column, with a result independent of ``workers``.
+"""Shard-parallel maps whose result does not depend on ``workers``.
 
-Shards are contiguous row ranges of roughly equal character count; each shard
-is processed by a pure function whose output depends only on its rows, and
-the results come back in shard order, so concatenating them gives the same
-answer for any worker count. Processes are only started when the input is
-large enough to pay for them (:data:`MIN_PARALLEL_CHARS`).
+:func:`map_shards` (dedup's tokenising, shingling and MinHash): a text column
+is cut into contiguous row ranges of about :data:`SHARD_CHARS` characters --
+a cut that depends on the texts only, never on ``workers`` -- and a pure
+function runs on each shard in a pool of *threads*; results come back in
+shard order. Threads, not processes, because the per-shard work is Numba
+code compiled with ``nogil=True``: a process pool made every worker start an
+interpreter, import NumPy/pyarrow/Numba and load the Numba cache (2-5 s per
+worker on a loaded 2-core machine, which made ``deduplicate`` take 10 s on
+20 MB in the benchmark instead of ~1 s), pickle its shard in and its
+features back, and hold its own copy of every import (~150 MB each). Small
+shards also bound the memory of per-shard intermediates (token and window
+arrays) to a few shards' worth instead of the whole column's.
+
+:func:`map_items` (the pipeline's per-file stages, which run Python code
+that holds the GIL) keeps a process pool.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -20,9 +30,8 @@ import pyarrow.compute as pc
 
 T = TypeVar("T")
 
-MIN_PARALLEL_CHARS = 4_000_000
-"""Below this many characters a process pool costs more than it saves."""
-SHARDS_PER_WORKER = 2
+SHARD_CHARS = 2_000_000
+"""Target size of one shard of :func:`map_shards`, in UTF-8 bytes of text."""
 
 
 def shard_bounds(texts: pa.Array, shards: int) -> list[tuple[int, int]]:
@@ -40,18 +49,23 @@ def shard_bounds(texts: pa.Array, shards: int) -> list[tuple[int, int]]:
 def map_shards(
     fn: Callable[..., T], texts: Sequence[str] | pa.Array | pa.ChunkedArray, workers: int = 1, **kwargs: Any
 ) -> list[T]:
-    """``[fn(shard, **kwargs) for shard in shards(texts)]``, in parallel when worthwhile.
+    """``[fn(shard, **kwargs) for shard in shards(texts)]`` over ``workers`` threads.
 
-    ``fn`` must be a module-level function (it is pickled to the workers).
-    With one worker or a small input, ``fn`` runs once on all of ``texts``.
+    Shards are contiguous slices of about :data:`SHARD_CHARS` bytes of text,
+    chosen from the texts alone, so the list returned is the same for any
+    ``workers``. ``fn`` should spend its time in GIL-releasing code.
     """
     array = as_text_array(texts)
-    total_chars = int(pc.sum(pc.binary_length(array)).as_py() or 0) if len(array) else 0
-    if workers <= 1 or total_chars < MIN_PARALLEL_CHARS:
-        return [fn(array, **kwargs)] if len(array) else []
-    bounds = shard_bounds(array, workers * SHARDS_PER_WORKER)
+    if len(array) == 0:
+        return []
+    total = int(pc.sum(pc.binary_length(array)).as_py() or 0)
+    bounds = shard_bounds(array, max(1, -(-total // SHARD_CHARS)))
     shards = [array.slice(lo, hi - lo) for lo, hi in bounds]
-    return map_items(partial(fn, **kwargs), shards, workers)
+    call = partial(fn, **kwargs)
+    if workers <= 1 or len(shards) <= 1:
+        return [call(shard) for shard in shards]
+    with ThreadPoolExecutor(max_workers=min(workers, len(shards))) as pool:
+        return list(pool.map(call, shards))
 
 
 def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
