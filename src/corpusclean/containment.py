@@ -56,7 +56,7 @@ def candidate_pairs(
     # Every occurrence of a sampled hash in any full set: (hash, row).
     hit = _member(sets.hashes, np.unique(query_hashes))
     posting_hashes = sets.hashes[hit]
-    posting_rows = np.repeat(np.arange(n, dtype=np.int64), sizes)[hit]
+    posting_rows = _rows_of(sets.offsets, hit)
     posting_order = np.argsort(posting_hashes, kind="stable")
     posting_hashes = posting_hashes[posting_order]
     posting_rows = posting_rows[posting_order]
@@ -94,6 +94,20 @@ def _member(values, distinct):  # pragma: no cover - compiled
                 out[i] = True
                 break
             slot = (slot + np.uint64(1)) & mask
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _rows_of(offsets, mask):  # pragma: no cover - compiled
+    """Row of each ``True`` position of ``mask`` (a mask over the flat CSR values),
+    without an ``int64`` row number per value."""
+    out = np.empty(np.count_nonzero(mask), dtype=np.int64)
+    k = 0
+    for row in range(offsets.size - 1):
+        for j in range(offsets[row], offsets[row + 1]):
+            if mask[j]:
+                out[k] = row
+                k += 1
     return out
 
 

@@ -217,13 +217,15 @@ def deduplicate(
     weight = np.bincount(representative, minlength=n).astype(np.int64)
     pairs = _rep_candidates(features, is_rep, sizes, rank, bands, rows)
     edges = _verified_edges(pairs, features.sets, threshold, containment_threshold)
+    signatures = features.signatures
+    del features, pairs  # the shingle sets are the largest intermediate; the result needs none of them
     assigned = np.full(n, -1, dtype=np.int64)
     method = np.full(n, -1, dtype=np.int8)
     similarity = np.zeros(n, dtype=np.float64)
     _cluster(is_rep, rank, weight, *edges, assigned, method, similarity)
     _assign_twins(representative, assigned, method, similarity)
-    estimated = _estimates(features.signatures, sizes, assigned, method)
-    return _result(paragraphs, features, assigned, method, similarity, estimated, num_perm)
+    estimated = _estimates(signatures, sizes, assigned, method)
+    return _result(paragraphs, signatures, sizes, assigned, method, similarity, estimated, num_perm)
 
 
 def _exact_representatives(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -382,7 +384,8 @@ def _estimates(signatures: np.ndarray, sizes: np.ndarray, assigned: np.ndarray, 
 
 def _result(
     paragraphs: pa.Table,
-    features: Features,
+    signatures: np.ndarray,
+    sizes: np.ndarray,
     assigned: np.ndarray,
     method: np.ndarray,
     similarity: np.ndarray,
@@ -409,8 +412,10 @@ def _result(
     estimate = estimated[removed_rows]
     duplicates = duplicates.append_column("estimated_similarity", pa.array(estimate, pa.float64(), mask=np.isnan(estimate)))
 
-    shingled = np.flatnonzero(features.sets.sizes() > 0)
-    values = pa.array(features.signatures[shingled].ravel(), pa.uint32())
+    shingled = np.flatnonzero(sizes > 0)
+    if len(shingled) < len(sizes):  # else no copy: Arrow wraps the signature buffer as is
+        signatures = signatures[shingled]
+    values = pa.array(signatures.reshape(-1), pa.uint32())
     signatures = pa.table(
         {
             "paragraph_id": ids.take(pa.array(shingled, pa.int64())),

@@ -29,7 +29,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from corpusclean.shingles import fmix64
 
 DEFAULT_MAX_MISS = 1e-4
 DEFAULT_MAX_BUCKET = 16
@@ -67,12 +66,34 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     n, num_perm = signatures.shape
     if bands * rows > num_perm:
         raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {num_perm}")
-    values = signatures[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
-    h = np.zeros((n, bands), dtype=np.uint64)
-    for j in range(rows):
-        # A non-linear chain: band values (a, b) and (b, a) must not collide.
-        h = fmix64(h ^ values[:, :, j]) + np.uint64(j + 1)
-    return h
+    signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
+    out = np.empty((n, bands), dtype=np.uint64)
+    for band in range(bands):
+        out[:, band] = _band_hash(signatures, band * rows, rows)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _band_hash(signatures, start, rows):  # pragma: no cover - compiled
+    """Hash of columns ``start .. start + rows - 1`` of each signature row."""
+    n = signatures.shape[0]
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        h = np.uint64(0)
+        for j in range(rows):
+            # A non-linear chain: band values (a, b) and (b, a) must not collide.
+            h = _fmix64(h ^ np.uint64(signatures[i, start + j])) + np.uint64(j + 1)
+        out[i] = h
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fmix64(h):  # pragma: no cover - compiled
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
 
 
 def candidate_pairs(
@@ -102,11 +123,16 @@ def candidate_pairs(
     priority = np.asarray(priority, dtype=np.int64)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    hashes = band_hashes(signatures, bands, rows)
+    if bands * rows > signatures.shape[1]:
+        raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {signatures.shape[1]}")
+    signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
     found = []
+    # One band at a time: 8 bytes per text alive, not 8 * bands (or the
+    # 8 * bands * rows of a widened copy of the signatures).
     for band in range(bands):
-        order = np.lexsort((priority, hashes[:, band]))
-        found.append(_bucket_pairs(hashes[order, band], order, max_bucket))
+        keys = _band_hash(signatures, band * rows, rows)
+        order = np.lexsort((priority, keys))
+        found.append(_bucket_pairs(keys[order], order, max_bucket))
     pairs = np.concatenate(found)
     if len(pairs) == 0:
         return pairs.reshape(0, 2)
