@@ -69,3 +69,34 @@ def test_conservation_spans_cover_all_non_space(parts, max_chars):
 @given(st.text(max_size=200))
 def test_join_lines_is_idempotent(text):
     assert join_lines(join_lines(text)) == join_lines(text)
+
+
+def _chunked(text: str, size: int):
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def test_streamed_segmentation_equals_whole_document_at_blank_lines():
+    import pyarrow as pa
+
+    from corpusclean.segment import segment_stream
+
+    text = (SEED_000.read_text(encoding="utf-8") + "\n\n") * 30
+    whole = segment_document("s.txt", text)
+    streamed = pa.concat_tables(list(segment_stream("s.txt", _chunked(text, 7_001))))
+    assert streamed.equals(whole)
+
+
+def test_streamed_segmentation_of_one_huge_line_conserves_text():
+    import pyarrow as pa
+
+    from corpusclean.segment import segment_stream
+
+    text = SEED_003.read_text(encoding="utf-8").replace("\n", " ") * 20
+    tables = list(segment_stream("s.txt", _chunked(text, 50_000)))
+    assert len(tables) > 3  # emitted as it went, not all at the end
+    streamed = pa.concat_tables(tables)
+    assert streamed.column("paragraph_index").to_pylist() == list(range(streamed.num_rows))
+    assert all(len(t) <= 2000 for t in streamed.column("original_text").to_pylist())
+    starts, originals = streamed.column("start_offset").to_pylist(), streamed.column("original_text").to_pylist()
+    assert all(text[s : s + len(o)] == o for s, o in zip(starts, originals))
+    assert _without_space("".join(originals)) == _without_space(text)

@@ -20,11 +20,13 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pyarrow as pa
 
+from corpusclean.arrow_io import TableWriter, save_table
 from corpusclean.config import CleanConfig
 from corpusclean.read import FileReport, InputFile
 
@@ -121,6 +123,17 @@ class PreparedCache:
             cached=True,
         )
 
+    @contextmanager
+    def writer(self, key: str) -> Iterator["EntryWriter"]:
+        """Write an entry batch by batch (a streamed input); it counts once :meth:`EntryWriter.finish` ran."""
+        base = self._dir(key)
+        base.mkdir(parents=True, exist_ok=True)
+        with TableWriter(base / "paragraphs.arrow") as paragraphs, TableWriter(base / "edits.arrow") as edits:
+            entry = EntryWriter(key, base, paragraphs, edits)
+            yield entry
+        if entry.pending is not None:  # written last: the entry now counts
+            _write_json(base / "entry.json", entry.pending)
+
     def put(
         self,
         key: str,
@@ -130,8 +143,6 @@ class PreparedCache:
         report: FileReport,
         seconds: dict[str, float],
     ) -> PreparedInput:
-        from corpusclean.pipeline import save_table
-
         base = self._dir(key)
         base.mkdir(parents=True, exist_ok=True)
         save_table(paragraphs, base / "paragraphs.arrow")
@@ -151,6 +162,34 @@ class PreparedCache:
                 shutil.rmtree(entry, ignore_errors=True)
                 dropped += 1
         return dropped
+
+
+class EntryWriter:
+    """Collects one streamed input's batches; see :meth:`PreparedCache.writer`."""
+
+    def __init__(self, key: str, base: Path, paragraphs: TableWriter, edits: TableWriter) -> None:
+        self.key, self.base, self._paragraphs, self._edits = key, base, paragraphs, edits
+        self.rows = 0
+        self.pending: dict | None = None
+
+    def write(self, paragraphs: pa.Table, edits: pa.Table) -> None:
+        self._paragraphs.write(paragraphs)
+        self._edits.write(edits)
+        self.rows += paragraphs.num_rows
+
+    def finish(self, vocabulary: collections.Counter[str], report: FileReport, seconds: dict[str, float]) -> PreparedInput:
+        from corpusclean.edits import EDIT_SCHEMA
+        from corpusclean.segment import PARAGRAPH_SCHEMA
+
+        if not self._paragraphs.written:
+            self.write(PARAGRAPH_SCHEMA.empty_table(), EDIT_SCHEMA.empty_table())
+        _write_json(self.base / "vocabulary.json", dict(vocabulary))
+        # entry.json is written by PreparedCache.writer once the batch files are closed.
+        self.pending = {"source": report.source, "rows": self.rows, "report": dataclasses.asdict(report)}
+        return PreparedInput(
+            report.source, self.key, self.base / "paragraphs.arrow", self.base / "edits.arrow",
+            self.base / "vocabulary.json", report, self.rows, seconds,
+        )
 
 
 def _write_json(path: Path, data: object) -> None:

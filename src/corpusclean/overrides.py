@@ -410,7 +410,8 @@ def without_edit(base_text: str, rows: Sequence[Mapping[str, Any]], edit_index: 
             dropped.append(row["edit_index"])
             width += max(0, start - q) + max(0, q + lb - end)
             start, end = min(start, q), max(end, q + lb) + shift
-        elif q + lb <= start:
+        elif q + lb <= start and not (lb == 0 and q == end):
+            # (An insertion exactly where a rejected deletion was came after it in the original text.)
             kept.append(dict(row))
             start, end = start + shift, end + shift
         else:

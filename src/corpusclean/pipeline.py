@@ -14,23 +14,25 @@ output contract names.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusclean.arrow_io import TableWriter, iter_batches, load_table, save_table
 from corpusclean.cache import PreparedCache, PreparedInput
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
 from corpusclean.overrides import Overrides, apply_restores, apply_rejections
 from corpusclean.parallel import map_items
-from corpusclean.read import FileReport, InputFile, read_input
-from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document
+from corpusclean.read import FileReport, InputFile, can_stream, read_input, stream_input
+from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_stream
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -115,13 +117,20 @@ def prepare_shard(files: Sequence[InputFile], config: CleanConfig, overrides: Ov
             read_edits.append(_attach_document_edits(table, document.edits))
         _timed(seconds, "segment", start)
     paragraphs = pa.concat_tables(tables) if tables else PARAGRAPH_SCHEMA.empty_table()
-    edits = [*read_edits]
+    paragraphs, edits, vocabulary = clean_segmented(paragraphs, config, overrides, seconds)
+    return PreparedShard(paragraphs, concat_edits([*read_edits, edits]), reports, vocabulary, seconds)
+
+
+def clean_segmented(
+    paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None, seconds: dict[str, float]
+) -> tuple[pa.Table, pa.Table, collections.Counter[str]]:
+    """The per-paragraph part of the prepare step: encoding repair, rejected edits undone, vocabulary counted."""
+    edits = EDIT_SCHEMA.empty_table()
     if config.encoding:
         start = time.perf_counter()
-        paragraphs, encoding_edits = run_text_stage(paragraphs, repair_encoding)
+        paragraphs, edits = run_text_stage(paragraphs, repair_encoding)
         if overrides:
-            paragraphs, encoding_edits = apply_rejections(paragraphs, encoding_edits, overrides)
-        edits.append(encoding_edits)
+            paragraphs, edits = apply_rejections(paragraphs, edits, overrides)
         _timed(seconds, "encoding", start)
     vocabulary: collections.Counter[str] = collections.Counter()
     if config.ocr:
@@ -130,7 +139,41 @@ def prepare_shard(files: Sequence[InputFile], config: CleanConfig, overrides: Ov
         start = time.perf_counter()
         vocabulary = count_vocabulary(paragraphs.column("text").to_pylist())
         _timed(seconds, "vocabulary", start)
-    return PreparedShard(paragraphs, concat_edits(edits), reports, vocabulary, seconds)
+    return paragraphs, edits, vocabulary
+
+
+def prepare_streamed(
+    item: InputFile, key: str, config: CleanConfig, overrides: Overrides | None, cache: PreparedCache
+) -> PreparedInput | None:
+    """The prepare step for one large plain-text file, chunk by chunk, in bounded memory.
+
+    Returns ``None`` when the file cannot be streamed (UTF-16/32): the caller reads it whole.
+    """
+    start = time.perf_counter()
+    chunks, report = stream_input(item)
+    if chunks is None and report.status != "skipped":
+        return None
+    seconds: dict[str, float] = {}
+    vocabulary: collections.Counter[str] = collections.Counter()
+    with cache.writer(key) as entry:
+        if chunks is not None:
+            pending: list[Edit] = []  # undecodable bytes, positioned in the whole document
+
+            def texts() -> Iterator[str]:
+                offset = 0
+                for text, edits in chunks:
+                    pending.extend(dataclasses.replace(e, position=e.position + offset) for e in edits)
+                    offset += len(text)
+                    yield text
+
+            for table in segment_stream(item.source, texts(), config.max_paragraph_chars):
+                read_edits = _attach_document_edits(table, pending) if pending else EDIT_SCHEMA.empty_table()
+                table, edits, counts = clean_segmented(table, config, overrides, seconds)
+                vocabulary.update(counts)
+                entry.write(table, concat_edits([read_edits, edits]))
+                report.paragraphs += table.num_rows
+        _timed(seconds, "stream", start)
+        return entry.finish(vocabulary, report, seconds)
 
 
 def _attach_document_edits(paragraphs: pa.Table, edits: Sequence[Edit]) -> pa.Table:
@@ -354,22 +397,6 @@ def default_workers() -> int:
 # worker on another process only needs a path on a shared file system.
 
 
-def save_table(table: pa.Table, path: Path) -> Path:
-    import pyarrow.feather as feather
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    feather.write_feather(table, tmp, compression="uncompressed")
-    os.replace(tmp, path)
-    return path
-
-
-def load_table(path: str | Path) -> pa.Table:
-    import pyarrow.feather as feather
-
-    return feather.read_table(path, memory_map=True)
-
-
 @dataclass(frozen=True)
 class PrepareJob:
     """A shard of input files to prepare, each with its cache key."""
@@ -385,6 +412,11 @@ def prepare_job(job: PrepareJob) -> list[PreparedInput]:
     cache = PreparedCache(job.cache_root)
     out: list[PreparedInput] = []
     for item, key in job.files:
+        if can_stream(item):
+            streamed = prepare_streamed(item, key, job.config, job.overrides, cache)
+            if streamed is not None:
+                out.append(streamed)
+                continue
         shard = prepare_shard([item], job.config, job.overrides)
         out.append(cache.put(key, shard.paragraphs, shard.edits, shard.vocabulary, shard.reports[0], shard.seconds))
     return out
@@ -416,15 +448,20 @@ class CorrectedShard:
 
 
 def correct_job(job: CorrectJob) -> CorrectedShard:
+    """OCR over a shard, one record batch at a time (a streamed input arrives in many)."""
     start = time.perf_counter()
-    table = pa.concat_tables([load_table(i.paragraphs) for i in job.inputs])
-    paragraphs, edits = correct_shard(table, job.settings)
     base = job.work_dir / f"ocr-{job.number:05d}"
-    return CorrectedShard(
-        save_table(paragraphs, base / "corrected.arrow"),
-        save_table(edits, base / "edits-ocr.arrow"),
-        time.perf_counter() - start,
-    )
+    with TableWriter(base / "corrected.arrow") as paragraphs_out, TableWriter(base / "edits-ocr.arrow") as edits_out:
+        for item in job.inputs:
+            for batch in iter_batches(item.paragraphs):
+                paragraphs, edits = correct_shard(pa.Table.from_batches([batch]), job.settings)
+                paragraphs_out.write(paragraphs)
+                edits_out.write(edits)
+        if not paragraphs_out.written:  # only empty inputs: still write the schemas
+            paragraphs, edits = correct_shard(load_table(job.inputs[0].paragraphs).slice(0, 0), job.settings)
+            paragraphs_out.write(paragraphs)
+            edits_out.write(edits)
+    return CorrectedShard(paragraphs_out.path, edits_out.path, time.perf_counter() - start)
 
 
 def plan_correct_jobs(

@@ -225,6 +225,87 @@ def read_input(item: InputFile, *, text_field: str = "text") -> tuple[Document |
     return Document(item.source, text, edits), report
 
 
+STREAM_MIN_BYTES = 64 << 20
+"""Plain-text files at least this large are decoded and segmented in chunks, in bounded memory."""
+STREAM_CHUNK_BYTES = 16 << 20
+
+
+def can_stream(item: InputFile) -> bool:
+    """Whether ``item`` is a plain-text file large enough to be read in chunks."""
+    name = item.path.name.lower()
+    if Path(name).suffix not in TEXT_SUFFIXES or name.endswith(".gz"):
+        return False
+    try:
+        return item.path.stat().st_size >= STREAM_MIN_BYTES
+    except OSError:
+        return False
+
+
+def stream_input(item: InputFile, chunk_bytes: int = STREAM_CHUNK_BYTES) -> tuple[Iterator[tuple[str, list[Edit]]] | None, FileReport]:
+    """Decode a large plain-text file chunk by chunk, with memory bounded by ``chunk_bytes``.
+
+    The encoding is chosen on the first chunk (as :func:`decode_bytes` does);
+    UTF-8 chunks are cut after a newline byte, which never splits a character.
+    Yields ``(text, edits)`` per chunk, edits positioned in that chunk's text.
+    UTF-16/32 files are not streamed (returns ``None``: read them whole).
+    The report's ``sha256`` and ``size_bytes`` are filled in as the chunks are read.
+    """
+    report = FileReport(item.source, str(item.path), format="text")
+    try:
+        fh = open(item.path, "rb")
+    except OSError as exc:
+        return None, report.skip(f"cannot read: {exc.strerror or exc}")
+    sample = fh.read(1 << 20)
+    if any(sample.startswith(bom) for bom, enc in _BOMS if enc != "utf-8") or _guess_utf16(sample):
+        fh.close()
+        return None, report
+    if _looks_binary(sample):
+        fh.close()
+        return None, report.skip("binary file: not text in any known encoding")
+    body = sample[len(codecs.BOM_UTF8) :] if sample.startswith(codecs.BOM_UTF8) else sample
+    try:
+        body.rsplit(b"\n", 1)[0].decode("utf-8")
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        decoded = decode_bytes(body)
+        encoding = decoded[1] if decoded else "utf-8"
+    report.encoding = encoding
+    return _chunks(fh, sample, encoding, chunk_bytes, report), report
+
+
+def _chunks(fh, first: bytes, encoding: str, chunk_bytes: int, report: FileReport) -> Iterator[tuple[str, list[Edit]]]:
+    digest = hashlib.sha256(first)
+    size = len(first)
+    carry = first[len(codecs.BOM_UTF8) :] if first.startswith(codecs.BOM_UTF8) else first
+    damaged = 0
+    with fh:
+        while True:
+            block = fh.read(chunk_bytes)
+            digest.update(block)
+            size += len(block)
+            data = carry + block
+            if block and encoding == "utf-8":
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # no newline in a whole chunk: cut before a UTF-8 lead byte instead
+                    cut = len(data)
+                    while cut > len(data) - 4 and cut > 0 and (data[cut - 1] & 0xC0) == 0x80:
+                        cut -= 1
+                    cut = cut - 1 if cut > 0 and data[cut - 1] >= 0xC0 else cut
+                data, carry = data[:cut], data[cut:]
+            else:
+                carry = b""
+            if data:
+                text, _, edits = _decode_with_replacement(data, encoding)
+                damaged += len(edits)
+                yield text, edits
+            if not block:
+                break
+    report.sha256 = digest.hexdigest()
+    report.size_bytes = size
+    if damaged:
+        report.warn(f"{damaged} undecodable byte sequence(s) replaced with U+FFFD")
+
+
 def _gunzip(raw: bytes, report: FileReport) -> bytes:
     """Decompress gzip data; a truncated or corrupt stream keeps what came out before the damage."""
     decompressor = zlib.decompressobj(wbits=31)

@@ -13,7 +13,7 @@ document with only whitespace removed between them.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pyarrow as pa
 import regex
@@ -143,18 +143,21 @@ def join_lines(block: str) -> str:
     return " ".join(block.split())
 
 
-def segment_document(source: str, text: str, max_chars: int = 2000) -> pa.Table:
-    """Split one document into a paragraphs table in ``PARAGRAPH_SCHEMA``."""
+def segment_document(source: str, text: str, max_chars: int = 2000, *, first_index: int = 0, offset: int = 0) -> pa.Table:
+    """Split one document into a paragraphs table in ``PARAGRAPH_SCHEMA``.
+
+    ``first_index`` and ``offset`` place a part of a longer document (see :func:`segment_stream`).
+    """
     ids: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     originals: list[str] = []
     texts: list[str] = []
-    for index, (start, end) in enumerate(paragraph_spans(text, max_chars)):
+    for index, (start, end) in enumerate(paragraph_spans(text, max_chars), start=first_index):
         original = text[start:end]
         ids.append(paragraph_id(source, index, original))
-        starts.append(start)
-        ends.append(end)
+        starts.append(start + offset)
+        ends.append(end + offset)
         originals.append(original)
         texts.append(join_lines(original))
     n = len(ids)
@@ -162,7 +165,7 @@ def segment_document(source: str, text: str, max_chars: int = 2000) -> pa.Table:
         {
             "paragraph_id": ids,
             "source": [source] * n,
-            "paragraph_index": list(range(n)),
+            "paragraph_index": list(range(first_index, first_index + n)),
             "start_offset": starts,
             "end_offset": ends,
             "original_text": originals,
@@ -170,3 +173,45 @@ def segment_document(source: str, text: str, max_chars: int = 2000) -> pa.Table:
         },
         schema=PARAGRAPH_SCHEMA,
     )
+
+
+def segment_stream(source: str, chunks: Iterable[str], max_chars: int = 2000) -> Iterator[pa.Table]:
+    """Segment a document that arrives in chunks, yielding paragraph tables in order.
+
+    Text is held back only from the last blank line on (or, inside one huge
+    block, from the start of its last few pieces), so memory stays bounded by
+    the chunk size. Offsets and ``paragraph_index`` are those of the whole
+    document; at a blank line the result equals :func:`segment_document`'s.
+    """
+    buffer = ""
+    base = 0
+    index = 0
+    for chunk in chunks:
+        buffer += chunk
+        cut = _safe_cut(buffer, max_chars)
+        if cut:
+            table, index = _segment_part(source, buffer[:cut], base, index, max_chars)
+            yield table
+            buffer, base = buffer[cut:], base + cut
+    table, index = _segment_part(source, buffer, base, index, max_chars)
+    yield table
+
+
+def _safe_cut(buffer: str, max_chars: int) -> int:
+    """Where the buffer can be cut without changing how the text before it is segmented."""
+    last_blank = None
+    for last_blank in _BLANK_LINE.finditer(buffer, max(0, len(buffer) - (8 << 20))):
+        pass
+    if last_blank is not None:
+        return last_blank.end()
+    if len(buffer) < 8 * max_chars:
+        return 0
+    # One block larger than a chunk: keep the last pieces (their ends depend on text still to come).
+    spans = list(paragraph_spans(buffer, max_chars))
+    settled = [end for start, end in spans if end < len(buffer) - 4 * max_chars]
+    return settled[-1] if settled else 0
+
+
+def _segment_part(source: str, text: str, base: int, index: int, max_chars: int) -> tuple[pa.Table, int]:
+    table = segment_document(source, text, max_chars, first_index=index, offset=base)
+    return table, index + table.num_rows
