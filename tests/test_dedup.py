@@ -196,3 +196,21 @@ def test_banding_can_be_overridden():
     assert outcome(deduplicate(table, bands=32, rows=4)) == default
     with pytest.raises(ValueError):
         deduplicate(table, bands=40, rows=4)
+
+
+def test_original_with_two_dissimilar_copies_is_kept_and_holds_both():
+    words = SEED_TEXTS[5].split()[:80]
+    original = " ".join(words)
+    longer = " ".join(words[:20] + words[22:] + ["accordingly", "thereafter", "it", "was", "written"])
+    other = " ".join(words[:50] + words[54:])
+    sets = [set(shingle_strings(t)) for t in (original, longer, other)]
+    jac = lambda a, b: len(a & b) / len(a | b)  # noqa: E731
+    # The premise: each copy is a near duplicate of the original, not of the other copy,
+    # and the longest text is a copy (so "keep the longest" would strand the other copy).
+    assert jac(sets[0], sets[1]) >= 0.8 and jac(sets[0], sets[2]) >= 0.8 and jac(sets[1], sets[2]) < 0.8
+    assert len(longer) > len(original)
+    table = table_of([longer, other, original])
+    result = deduplicate(table)
+    check_invariants(table, result)
+    assert result.kept.column("paragraph_id").to_pylist() == ["p00002"]
+    assert sorted(result.duplicates.column("method").to_pylist()) == ["near", "near"]

@@ -16,19 +16,24 @@ clean ``text`` is what is kept and written. Three kinds of duplicate:
 Texts with fewer tokens than ``shingle_size`` have no shingles and can only be
 exact duplicates; they are never dropped for being short.
 
-**Which paragraph is kept** (the *priority* order, a total order computed from
-row content only, so results do not depend on input order, shards or
-workers): longest clean ``text`` (characters) first, then fewest OCR edits
-(the optional :data:`OCR_EDITS_COLUMN`, if the input has it), then earliest
-``(source, paragraph_index)``, then ``paragraph_id``.
+**Which paragraph is kept**: every candidate pair is verified first; then a
+greedy cover repeatedly keeps the paragraph whose cluster would remove the
+most rows now (itself, its exact twins, its not-yet-removed verified
+partners) and removes those partners into it. Ties go to the *priority*
+order (a total order computed from row content only, so results do not
+depend on input order, shards or workers): longest clean ``text``
+(characters) first, then fewest OCR edits (the optional
+:data:`OCR_EDITS_COLUMN`, if the input has it), then earliest ``(source,
+paragraph_index)``, then ``paragraph_id``. The cover keeps an original that
+several edited copies resemble, where "longest first" kept one copy, removed
+the original into it and stranded the other copies (see ``docs/dedup.md``).
 
-**Clustering without chains**: paragraphs are visited in priority order; one
-not yet removed becomes *kept*, and removes every not-yet-removed candidate
-partner of lower priority that is an exact/near/contained duplicate *of it*.
-A removal therefore always points at a kept paragraph and its similarity to
-that paragraph is verified; A~B and B~C never puts C under A unless C~A.
-An exact twin follows its group's best member: if that member is kept the
-twin is removed as ``exact``, otherwise it inherits the member's kept partner,
+**Clustering without chains**: a removal always points at a kept paragraph
+and its similarity to that paragraph is verified; A~B and B~C never puts C
+under A unless C~A. A paragraph contained in a larger undecided one waits
+for it, so no two kept paragraphs are duplicates of each other. An exact
+twin follows its group's best member: if that member is kept the twin is
+removed as ``exact``, otherwise it inherits the member's kept partner,
 method and similarity (its shingle set is the same).
 """
 
