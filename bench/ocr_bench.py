@@ -222,6 +222,9 @@ TIMING_HEADER = (
 )
 
 
+CALIBRATED = False
+
+
 def correct_timed(pairs: Sequence[Pair], min_confidence: float) -> tuple[list[tuple[str, list[Edit]]], Timing]:
     """Correct ``pairs`` as the pipeline does (vocabulary first, decision map once, then paragraphs), timed.
 
@@ -233,7 +236,7 @@ def correct_timed(pairs: Sequence[Pair], min_confidence: float) -> tuple[list[tu
     OcrCorrector(min_confidence=min_confidence)("warm up the lexicon and the compiled search: tbe")
     timing = Timing(distinct=len(vocabulary), nbytes=sum(len(p.ocr.encode("utf-8")) for p in pairs))
     start, cpu_start = time.perf_counter(), time.process_time()
-    fix = OcrCorrector(corpus_vocabulary=vocabulary, min_confidence=min_confidence)
+    fix = OcrCorrector(corpus_vocabulary=vocabulary, min_confidence=min_confidence, calibrated=CALIBRATED)
     timing.changes = len(fix.prepare())
     middle, cpu_middle = time.perf_counter(), time.process_time()
     results = [fix(pair.ocr) for pair in pairs]
@@ -305,9 +308,14 @@ def main() -> None:
                              "(from a run at the lowest of them and --min-confidence)")
     parser.add_argument("--scale", action="store_true",
                         help="also time the whole of each set, unsampled: the decision map grows with distinct tokens, not text")
+    parser.add_argument("--calibrated", action="store_true",
+                        help="threshold and report the calibrated confidence (OcrCorrector(calibrated=True))")
     args = parser.parse_args()
+    global CALIBRATED
+    CALIBRATED = args.calibrated
     floor = min([args.min_confidence, *args.thresholds])
-    print(f"OCR correction benchmark (min_confidence={args.min_confidence}, max {args.max_chars:,} chars a set)")
+    print(f"OCR correction benchmark (min_confidence={args.min_confidence}{', calibrated' if args.calibrated else ''}, "
+          f"max {args.max_chars:,} chars a set)")
     print(HEADER)
     timings: list[tuple[str, Timing]] = []
     threshold_rows: list[str] = []

@@ -20,6 +20,7 @@ touched by either.
 from __future__ import annotations
 
 import collections
+import math
 import sys
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -188,6 +189,9 @@ class OcrCorrector:
             knows.
         automatic: Whether to run the automatic corrector; with ``False``
             only the table and protected words act.
+        calibrated: Report and threshold the calibrated confidence (the
+            precision changes like this one had on held-out ICDAR data, see
+            ``scripts/learn_ocr_calibration.py``) instead of the raw posterior.
 
     Raises:
         ValueError: if a word is both protected and in the table, or
@@ -203,12 +207,14 @@ class OcrCorrector:
         min_confidence: float = 0.9,
         corpus_vocabulary: Mapping[str, int] | None = None,
         automatic: bool = True,
+        calibrated: bool = False,
     ) -> None:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.language = language
         self.min_confidence = min_confidence
         self.automatic = automatic
+        self.calibrated = calibrated
         self.protected = frozenset(word.casefold() for word in protected_words)
         self.substitutions = dict(substitutions or {})
         clashes = sorted(w for w in self.substitutions if w.casefold() in self.protected)
@@ -219,6 +225,13 @@ class OcrCorrector:
         self.corpus_vocabulary = corpus_vocabulary
         self._model = None
         self._decisions: dict[str, Decision] | None = None
+        # The run's confusion profile (see prepare): how many of its confident
+        # first-pass fixes use each confusion, and how many such fixes there are.
+        self._run_counts: dict[str, int] | None = None
+        self._anchors = 0
+        self._anchor_words: set[str] = set()
+        self._first_pass: dict[str, tuple[str, str, float]] | None = None
+        self._collect: dict[str, tuple[list[float], float]] | None = None  # calibration learning hook
         self._reset_memo()
 
     def _reset_memo(self) -> None:
@@ -261,6 +274,8 @@ class OcrCorrector:
         lazily as paragraphs arrive (same verdicts). Idempotent.
         """
         if self._decisions is None:
+            if self.automatic and self.corpus_vocabulary:
+                self._learn_run_profile()
             decisions: dict[str, Decision] = {}
             for token in self.corpus_vocabulary or ():
                 edits = self._decide_token(token)
@@ -270,6 +285,83 @@ class OcrCorrector:
                     decisions[token] = (after, sys.intern(rule), confidence)
             self._decisions = _without_chains(decisions)
         return self._decisions
+
+    def _learn_run_profile(self) -> None:
+        """First pass (one EM step): which confusions this run's confident fixes use.
+
+        Every vocabulary token gets the model's raw verdict; fixes to common
+        words with a high raw posterior are the anchors, and the share of
+        anchors using a confusion estimates how often this corpus's OCR makes
+        it (``c`` -> ``e`` in one book, ``R`` -> ``C`` almost never in
+        another). The second pass calibrates each change with that share.
+        """
+        from corpusclean.ocr_model import ANCHOR_FREQUENCY, ANCHOR_POSTERIOR
+
+        self._first_pass = {}
+        try:
+            for token in self.corpus_vocabulary or ():
+                self._decide_token(token)
+            raw = self._first_pass
+        finally:
+            self._first_pass = None
+        counts: collections.Counter[str] = collections.Counter()
+        anchors = 0
+        seen: set[str] = set()
+        lexicon = self.model.lexicon
+        for word, (after, rule, confidence) in raw.items():
+            lower = word.lower()
+            if lower in seen or confidence < ANCHOR_POSTERIOR or lexicon.get(after.lower(), 0.0) < ANCHOR_FREQUENCY:
+                continue
+            seen.add(lower)
+            anchors += 1
+            counts.update(set(_rules_of(rule)))
+        self._run_counts, self._anchors = dict(counts), anchors
+        self._anchor_words = seen
+
+    def _support(self, word: str, rules: list[str]) -> float | None:
+        """Log lift of the least supported confusion of ``rules`` in this run (``None`` before a profile)."""
+        from corpusclean.ocr_model import run_support
+
+        if self._run_counts is None:
+            return None
+        own = collections.Counter(set(rules)) if word.lower() in self._anchor_words else None
+        return run_support(rules, self._run_counts, self._anchors, own)
+
+    def _judge(self, word: str, after: str, rule: str, raw: float) -> float | None:
+        """The confidence of changing ``word`` to ``after`` (raw posterior ``raw``), or ``None`` to keep it.
+
+        With a run profile, a change whose confusion this run makes less
+        often than OCR in general does is not made, and a capitalised word
+        turned into a rare one needs the run to make its confusion clearly
+        more often (``R`` -> ``C`` in ``Rogliano`` -> ``Cogliano``). With
+        ``calibrated``, the confidence is the calibration's estimate of the
+        change's precision; otherwise the raw posterior.
+        """
+        from corpusclean.ocr_model import (
+            CAPITALISED_RARE_LIFT, COMMON_CANDIDATE, MIN_LIFT, RUN_PRIOR_WEIGHT, calibration_features, load_calibration,
+        )
+
+        rules = _rules_of(rule)
+        support = self._support(word, rules)
+        if self._collect is None and support is not None:
+            if support < MIN_LIFT:
+                return None
+            rare = self.model.lexicon.get(after.lower(), 0.0) < COMMON_CANDIDATE
+            # a run with few confident fixes has no profile to speak of: the bar rises with the evidence
+            evidence = self._anchors / (self._anchors + RUN_PRIOR_WEIGHT)
+            if word[:1].isupper() and rare and support < CAPITALISED_RARE_LIFT * evidence:
+                return None
+        calibration = load_calibration() if (self.calibrated or self._collect is not None) else None
+        if calibration is None and self._collect is None:
+            return raw
+        if support is None:
+            support = calibration.default_support if calibration is not None else 0.0
+        error_rate = math.log((self._anchors + 1) / (len(self.model.corpus) + 1)) if self._run_counts is not None else -4.0
+        features = calibration_features(self.model, word, after, rules, raw, support, error_rate)
+        if self._collect is not None:
+            self._collect[word] = (features, raw)
+            return raw
+        return calibration(features)
 
     def _table_lookup(self, token: str) -> str | None:
         """The table's replacement for ``token`` (case carried over), if any."""
@@ -290,6 +382,8 @@ class OcrCorrector:
         """Correct one paragraph; return the new text and its edits (in order)."""
         # Without prepare(), tokens are decided as they come (memoised): a
         # shard's corrector then judges only the shard's own tokens.
+        if self._decisions is None and self.automatic and self.corpus_vocabulary:
+            self.prepare()  # the run's confusion profile needs the whole vocabulary
         decisions = self._decisions or {}
         vocabulary = (self.corpus_vocabulary or {}) if self._decisions is not None else {}
         # Hyphenation repairs come first: they span two tokens, which the
@@ -378,11 +472,22 @@ class OcrCorrector:
         fix = self.model.correct_word(word)
         if fix is None or fix.word == word:
             return None
-        return fix.word, fix.rule, round(fix.confidence, 4)
+        if self._first_pass is not None:
+            self._first_pass[word] = (fix.word, fix.rule, fix.confidence)
+            return None
+        confidence = self._judge(word, fix.word, fix.rule, fix.confidence)
+        if confidence is None or confidence < self.min_confidence:
+            return None
+        return fix.word, fix.rule, round(confidence, 4)
 
     def _is_frozen(self, word: str) -> bool:
         """Whether the user forbids changing ``word`` (protected or fixed by the table)."""
         return word.casefold() in self.protected or self._table_lookup(word) is not None
+
+
+def _rules_of(rule: str) -> list[str]:
+    """The confusions named in an automatic rule (``confusion c>e c>e`` -> ``['c>e', 'c>e']``)."""
+    return [part for part in rule.split() if ">" in part]
 
 
 def _without_chains(decisions: dict[str, Decision]) -> dict[str, Decision]:

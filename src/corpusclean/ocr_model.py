@@ -73,6 +73,16 @@ MIN_LETTERS = 3
 """Shorter tokens are too ambiguous to correct without context."""
 CHAR_LM_WORDS = 60_000
 """Most frequent lexicon words the character model learns word shapes from."""
+RAW_FLOOR = 0.5
+"""Candidates whose raw posterior reaches this are kept for calibration (see :class:`Calibration`)."""
+ANCHOR_FREQUENCY = 0.0
+"""First-pass fixes to a candidate at least this frequent, with raw posterior >= ANCHOR_POSTERIOR,
+are the run's anchors: the confusions they use estimate how this corpus's OCR errs."""
+ANCHOR_POSTERIOR = 0.95
+MIN_LIFT = 0.0
+"""A change whose rarest confusion this run makes less often than OCR in general (log lift) is not made."""
+CAPITALISED_RARE_LIFT = 1.5
+"""The log lift a capitalised word needs to become a rare candidate (a name for a name)."""
 
 TALL_LOWER = frozenset("bdfhkl")
 """Lower-case letters with an ascender, which OCR reads as capitals (``l`` as ``I``)."""
@@ -414,7 +424,9 @@ class NoisyChannelModel:
             if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(best):
                 total += repeated - keep
         confidence = best_score / total
-        if confidence < self.min_confidence:
+        # With the run's evidence the raw posterior only shortlists: the
+        # corrector calibrates it (ocr.OcrCorrector) and applies min_confidence.
+        if confidence < (RAW_FLOOR if use_corpus else self.min_confidence):
             return None
         if use_corpus and (not self.looks_like_a_fix(word, best) or is_plural_guess(word, best)):
             return None
@@ -522,10 +534,104 @@ class NoisyChannelModel:
                 after, rule = f"{left}-{right}", "hyphenation compound"
             else:
                 fix = self.correct_word(joined)
-                if fix is not None:
+                if fix is not None and fix.confidence >= self.min_confidence:
                     after, rule, confidence = fix.word, f"hyphenation {fix.rule}", round(fix.confidence, 4)
             if after is None:
                 continue
             edits.append(Edit(STAGE, rule, match.start(), match.group(), after, confidence))
             spans.append(match.span())
         return edits, spans
+
+
+# --- calibration -------------------------------------------------------------
+
+CALIBRATION_FEATURES = (
+    "bias", "logit_raw", "log_freq", "run_only", "capitalised", "capitalised_rare", "confusions",
+    "shape_gain", "run_support", "length", "token_run", "candidate_run", "token_known", "run_error_rate",
+)
+
+
+RUN_PRIOR_WEIGHT = 20.0
+"""Anchors' worth of the learned confusion shares mixed into a run's own (small runs lean on the shares)."""
+
+
+@functools.cache
+def confusion_shares() -> dict[str, float]:
+    """Share of all learned OCR errors made by each confusion (``c>e``), from the shipped table's counts."""
+    counts: dict[str, float] = {}
+    text = resources.files("corpusclean").joinpath("data/ocr_confusions.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#") or line.startswith("observed\t"):
+            continue
+        observed, intended, count, _total, _probability = line.split("\t")
+        counts[f"{observed}>{intended}"] = float(count)
+    total = sum(counts.values()) or 1.0
+    return {rule: n / total for rule, n in counts.items()}
+
+
+def run_support(rules: Iterable[str], counts: Mapping[str, int], anchors: int, own: Mapping[str, int] | None = None) -> float:
+    """Log lift of the least supported of ``rules`` in this run: its share of the run's confident fixes over its learned share (one EM step, MAP-smoothed).
+
+    The run's own counts, the token's own use discounted, mixed with
+    :data:`RUN_PRIOR_WEIGHT` anchors' worth of the learned shares: a small
+    run says little about its OCR, a large one overrides the table.
+    """
+    own = own or {}
+    shares = confusion_shares()
+    discount = 1 if own else 0
+    denominator = anchors - discount + RUN_PRIOR_WEIGHT
+    # lift: how much more often this run makes the confusion than OCR in general does
+    values = [
+        (counts.get(r, 0) - own.get(r, 0) + RUN_PRIOR_WEIGHT * shares.get(r, 1e-5)) / denominator / shares.get(r, 1e-5)
+        for r in set(rules)
+    ]
+    return math.log(max(min(values), 1e-9)) if values else 0.0
+
+
+def calibration_features(
+    model: "NoisyChannelModel", token: str, candidate: str, rules: Iterable[str], raw: float, support: float,
+    error_rate: float = -4.0,
+) -> list[float]:
+    """The features :class:`Calibration` maps to a probability that changing ``token`` to ``candidate`` is right."""
+    rules = list(rules)
+    lower, cand = token.lower(), candidate.lower()
+    frequency = model.lexicon.get(cand, 0.0)
+    log_freq = math.log10(max(frequency, 1e-9))
+    capitalised = float(token[:1].isupper())
+    raw = min(max(raw, 1e-4), 1.0 - 1e-6)
+    gain = model.char_model.log_prob(cand) - model.char_model.log_prob(lower)
+    return [
+        1.0, math.log(raw / (1.0 - raw)), log_freq, float(frequency == 0.0), capitalised,
+        capitalised * float(frequency < COMMON_CANDIDATE), float(len(rules)),
+        max(-10.0, min(10.0, gain)), support, float(min(len(token), 15)),
+        math.log1p(model.corpus.get(lower, 0)), math.log1p(model.corpus.get(cand, 0)), float(lower in model.lexicon),
+        error_rate,
+    ]
+
+
+class Calibration:
+    """Raw posterior (and a few facts about the change) -> empirical precision: a logistic map.
+
+    Learned on the ICDAR 2017 learn part by ``scripts/learn_ocr_calibration.py``
+    and shipped as ``data/ocr_calibration.json``; only these few weights, no words.
+    """
+
+    def __init__(self, weights: Mapping[str, float], default_support: float = math.log(0.05)) -> None:
+        self.default_support = default_support
+        self.weights = np.array([weights.get(name, 0.0) for name in CALIBRATION_FEATURES], np.float64)
+
+    def __call__(self, features: list[float]) -> float:
+        z = float(np.dot(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@functools.cache
+def load_calibration() -> Calibration | None:
+    """The shipped calibration, or ``None`` before one has been learned (raw posteriors then stand)."""
+    import json
+
+    path = resources.files("corpusclean").joinpath("data/ocr_calibration.json")
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Calibration(data["weights"], data.get("default_support", math.log(0.05)))
