@@ -274,10 +274,13 @@ class OcrCorrector:
         lazily as paragraphs arrive (same verdicts). Idempotent.
         """
         if self._decisions is None:
+            # Only tokens the first pass found something to change in can change.
+            self._pending = None
             if self.automatic and self.corpus_vocabulary:
                 self._learn_run_profile()
             decisions: dict[str, Decision] = {}
-            for token in self.corpus_vocabulary or ():
+            pending, self._pending = self._pending, None
+            for token in pending if pending is not None else (self.corpus_vocabulary or ()):
                 edits = self._decide_token(token)
                 if edits:
                     after, rule, confidence = _as_decision(token, edits)
@@ -298,12 +301,16 @@ class OcrCorrector:
         from corpusclean.ocr_model import ANCHOR_FREQUENCY, ANCHOR_POSTERIOR
 
         self._first_pass = {}
+        pending: list[str] = []
         try:
             for token in self.corpus_vocabulary or ():
-                self._decide_token(token)
+                self._first_pass_hit = False
+                if self._decide_token(token) or self._first_pass_hit:
+                    pending.append(token)
             raw = self._first_pass
         finally:
             self._first_pass = None
+        self._pending = pending
         counts: collections.Counter[str] = collections.Counter()
         anchors = 0
         seen: set[str] = set()
@@ -474,6 +481,7 @@ class OcrCorrector:
             return None
         if self._first_pass is not None:
             self._first_pass[word] = (fix.word, fix.rule, fix.confidence)
+            self._first_pass_hit = True
             return None
         confidence = self._judge(word, fix.word, fix.rule, fix.confidence)
         if confidence is None or confidence < self.min_confidence:
