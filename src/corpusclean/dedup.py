@@ -54,6 +54,7 @@ from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import TokenBatch, tokenize_batch
 from corpusclean.parallel import as_text_array, map_shards
 from corpusclean.shingles import ShingleSets, hash32, intersection_size, sets_from_windows, window_hashes
+from corpusclean.hashing import fmix64 as _fmix64
 
 OCR_EDITS_COLUMN = "ocr_edits"
 """Optional integer input column: number of OCR corrections (fewer wins ties)."""
@@ -428,15 +429,6 @@ def _result(
         }
     )
     return DedupResult(kept, duplicates, signatures)
-
-
-@numba.njit(cache=True, nogil=True)
-def _fmix64(h):  # pragma: no cover - compiled
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from corpusclean.hashing import fmix64 as _fmix64
 
 
 DEFAULT_MAX_MISS = 1e-4
@@ -85,15 +86,6 @@ def _band_hash(signatures, start, rows):  # pragma: no cover - compiled
             h = _fmix64(h ^ np.uint64(signatures[i, start + j])) + np.uint64(j + 1)
         out[i] = h
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _fmix64(h):  # pragma: no cover - compiled
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
 
 
 def candidate_pairs(

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import regex
 
 from corpusclean.parallel import as_text_array
+from corpusclean.hashing import fmix64 as _fmix64
 
 _QUOTES = regex.compile(r"['\u2018\u2019\u201a\u201b\u02bc\u02bb\u0060\u00b4\u2032]")
 _SEPARATORS = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
@@ -141,15 +142,6 @@ def _ranks_within(lengths: np.ndarray) -> np.ndarray:
     """``[0..l0-1, 0..l1-1, ...]`` for run lengths ``l``."""
     total = int(lengths.sum())
     return np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-
-
-@numba.njit(cache=True, nogil=True)
-def _fmix64(h):  # pragma: no cover - compiled
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
 
 
 @numba.njit(cache=True, nogil=True)
