@@ -304,3 +304,22 @@ def test_misread_capital_other_than_a_tall_letter_stays_a_capital() -> None:
     vocabulary = count_vocabulary(["when the men came and when they left"] * 3)
     fixed, _ = OcrCorrector(corpus_vocabulary=vocabulary)("Vhen the men came")
     assert fixed == "When the men came"
+
+
+def test_trie_child_lookup_matches_a_linear_scan() -> None:
+    import numpy as np
+
+    from corpusclean.ocr_search import Trie, _child
+
+    words = [chr(c) + "x" for c in range(40, 400, 3)] + ["ab", "abc", "b", "ba", "zz"]
+    nodes = Trie(words).nodes
+
+    def linear(node: int, c: int) -> int:
+        for child in range(nodes[node, 0], nodes[node, 1]):
+            if nodes[child, 2] == c:
+                return child
+        return -1
+
+    for node in range(len(nodes)):
+        for c in range(35, 410):
+            assert _child.py_func(nodes, node, c) == linear(node, c)

@@ -99,8 +99,16 @@ def _build_trie(codes: np.ndarray, offsets: np.ndarray, max_len: int) -> np.ndar
 
 @numba.njit(inline="always")
 def _child(trie: np.ndarray, node: int, c: int) -> int:
-    """The child of ``node`` reached by code point ``c``, or -1."""
-    for child in range(trie[node, START], trie[node, END]):
+    """The child of ``node`` reached by code point ``c``, or -1 (binary search over wide fan-outs)."""
+    lo, end = trie[node, START], trie[node, END]
+    hi = end
+    while hi - lo > 8:  # lower bound: every child before lo spells less than c
+        mid = (lo + hi) >> 1
+        if trie[mid, CHAR] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    for child in range(lo, end):
         found = trie[child, CHAR]
         if found == c:
             return child
