@@ -125,14 +125,23 @@ def count_vocabulary(texts: Iterable[str]) -> collections.Counter[str]:
     their parts, and run-together words split at a lower-to-upper case change
     (``collectionNicolaevsky``) count as their halves.
     """
-    counts: collections.Counter[str] = collections.Counter()
+    # Count whole tokens first (one C-level pass per text), then split each
+    # distinct token once: corpora are Zipfian, so most of the Python work goes.
+    raw: collections.Counter[str] = collections.Counter()
     for text in texts:
-        for match in iter_words(text):
-            for part in match.group().split("-"):
-                possessive = _POSSESSIVE_RE.match(part)
-                if possessive:
-                    part = possessive.group("stem")
-                counts.update(piece for piece in _CAMEL_SPLIT_RE.split(part) if piece)
+        if _SKIP_HINT_RE.search(text) is None:
+            raw.update(_PLAIN_WORD_RE.findall(text))
+        else:
+            raw.update(match.group() for match in iter_words(text))
+    counts: collections.Counter[str] = collections.Counter()
+    for token, n in raw.items():
+        for part in token.split("-"):
+            possessive = _POSSESSIVE_RE.match(part)
+            if possessive:
+                part = possessive.group("stem")
+            for piece in _CAMEL_SPLIT_RE.split(part):
+                if piece:
+                    counts[piece] += n
     return counts
 
 
