@@ -323,3 +323,25 @@ def test_trie_child_lookup_matches_a_linear_scan() -> None:
     for node in range(len(nodes)):
         for c in range(35, 410):
             assert _child.py_func(nodes, node, c) == linear(node, c)
+
+
+def test_run_profile_lifts_the_confusions_the_run_makes() -> None:
+    from corpusclean.ocr_model import run_support
+
+    counts, anchors = {"c>e": 40, "l>t": 1}, 50
+    assert run_support(["c>e"], counts, anchors) > 1.0  # this run misreads e as c far more than OCR in general
+    assert run_support(["c>e", "R>C"], counts, anchors) < 0.0  # the least supported confusion counts
+    assert run_support(["c>e"], {}, 0) == pytest.approx(0.0, abs=1e-9)  # no run evidence: the learned shares
+
+
+def test_calibrated_confidence_is_thresholded_and_pickles() -> None:
+    words = "thc housc largc widc placc timc comc madc takc somc likc ovcr undcr nevcr hcre whcre thcre sincc"
+    vocabulary = count_vocabulary([words + " and Pctrograd."] * 2)
+    fix = OcrCorrector(corpus_vocabulary=vocabulary, calibrated=True, min_confidence=0.9)
+    decisions = fix.prepare()
+    assert decisions["housc"][0] == "house" and decisions["Pctrograd"][0] == "Petrograd"
+    assert all(0.9 <= confidence <= 1.0 for _, rule, confidence in decisions.values() if rule != "table")
+    shipped = pickle.loads(pickle.dumps(fix))
+    assert shipped(words) == fix(words)
+    strict = OcrCorrector(corpus_vocabulary=vocabulary, calibrated=True, min_confidence=0.99)
+    assert set(strict.prepare()) <= set(decisions)
