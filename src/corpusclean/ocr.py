@@ -381,6 +381,8 @@ class OcrCorrector:
 
     def _table_lookup(self, token: str) -> str | None:
         """The table's replacement for ``token`` (case carried over), if any."""
+        if not self.substitutions:
+            return None
         right = self.substitutions.get(token)
         if right is not None:
             return right
