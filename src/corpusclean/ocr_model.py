@@ -547,7 +547,7 @@ class NoisyChannelModel:
 
 CALIBRATION_FEATURES = (
     "bias", "logit_raw", "log_freq", "run_only", "capitalised", "capitalised_rare", "confusions",
-    "shape_gain", "run_support", "length", "token_run", "candidate_run", "token_known", "run_error_rate",
+    "shape_gain", "run_support", "length", "token_run", "candidate_run", "token_known", "run_error_rate", "edit_at_start", "edit_at_end",
 )
 
 
@@ -605,7 +605,7 @@ def calibration_features(
         capitalised * float(frequency < COMMON_CANDIDATE), float(len(rules)),
         max(-10.0, min(10.0, gain)), support, float(min(len(token), 15)),
         math.log1p(model.corpus.get(lower, 0)), math.log1p(model.corpus.get(cand, 0)), float(lower in model.lexicon),
-        error_rate,
+        error_rate, float(lower[:1] != cand[:1]), float(lower[-1:] != cand[-1:]),
     ]
 
 
