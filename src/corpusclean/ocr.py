@@ -279,8 +279,12 @@ class OcrCorrector:
         After this, correcting a paragraph is a tokenisation and dictionary
         lookups (plus hyphenation repair), and the corrector pickles with the
         map, so worker processes need not rebuild the model. Call it once per
-        run, before shipping the corrector; without it, tokens are decided
-        lazily as paragraphs arrive (same verdicts). Idempotent.
+        run, before shipping the corrector. Two passes: the first learns the
+        run's confusion profile from its confident fixes (see
+        :meth:`_learn_run_profile`), the second decides with it. A corrector
+        with a run vocabulary calls it on its first paragraph if the caller
+        did not; without a vocabulary, tokens are decided lazily as
+        paragraphs arrive. Idempotent.
         """
         if self._decisions is None:
             # Only tokens the first pass found something to change in can change.
@@ -398,8 +402,7 @@ class OcrCorrector:
 
     def __call__(self, text: str) -> tuple[str, list[Edit]]:
         """Correct one paragraph; return the new text and its edits (in order)."""
-        # Without prepare(), tokens are decided as they come (memoised): a
-        # shard's corrector then judges only the shard's own tokens.
+        # Without a run vocabulary, tokens are decided as they come (memoised).
         if self._decisions is None and self.automatic and self.corpus_vocabulary:
             self.prepare()  # the run's confusion profile needs the whole vocabulary
         decisions = self._decisions or {}
