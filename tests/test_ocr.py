@@ -345,3 +345,35 @@ def test_calibrated_confidence_is_thresholded_and_pickles() -> None:
     assert shipped(words) == fix(words)
     strict = OcrCorrector(corpus_vocabulary=vocabulary, calibrated=True, min_confidence=0.99)
     assert set(strict.prepare()) <= set(decisions)
+
+
+def _maps_both_ways(vocabulary, **settings) -> tuple[dict, dict]:
+    """The decision map built with the batched search and with one search call per token."""
+    maps = []
+    for batched in (True, False):
+        fix = OcrCorrector(corpus_vocabulary=vocabulary, **settings)
+        fix._batched = batched
+        maps.append(fix.prepare())
+    return maps[0], maps[1]
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_batched_search_builds_the_same_decision_map_on_the_seeds(calibrated: bool) -> None:
+    batched, one_by_one = _maps_both_ways(count_vocabulary(_seed_paragraphs()), calibrated=calibrated)
+    assert batched and batched == one_by_one
+
+
+def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from ocr_data import DEFAULT_ROOT, bln600_pairs
+    finally:
+        sys.path.pop(0)
+    if not DEFAULT_ROOT.exists():
+        pytest.skip("no OCR bench data")
+    pairs = bln600_pairs()
+    vocabulary = count_vocabulary(p.ocr for p in pairs[::8])
+    batched, one_by_one = _maps_both_ways(vocabulary, min_confidence=0.8)
+    assert len(batched) > 20 and batched == one_by_one

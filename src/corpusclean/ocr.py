@@ -241,6 +241,7 @@ class OcrCorrector:
         self._anchor_words: set[str] = set()
         self._first_pass: dict[str, tuple[str, str, float]] | None = None
         self._collect: dict[str, tuple[list[float], float]] | None = None  # calibration learning hook
+        self._batched = True  # prepare() searches the run's tokens in one compiled call (False: one call each)
         self._reset_memo()
 
     def _reset_memo(self) -> None:
@@ -315,6 +316,8 @@ class OcrCorrector:
 
         self._first_pass = {}
         pending: list[str] = []
+        if self._batched:
+            self.model.prefetch(word for token in self.corpus_vocabulary or () for _, word in word_parts(token))
         try:
             for token in self.corpus_vocabulary or ():
                 self._first_pass_hit = False

@@ -401,6 +401,54 @@ class NoisyChannelModel:
                 best, best_score, best_chain = candidate, score, chain
         return best, best_score, total, functools.partial(found.explain, best_chain)
 
+    def prefetch(self, words: Iterable[str]) -> None:
+        """Search ahead, in one compiled call each, for every lower-cased word :meth:`correct_word` would ask about.
+
+        Then the lexicon-only searches that :meth:`is_lexicon_error` will
+        need for the run's own candidates, likewise batched. A pure speed-up:
+        :meth:`best_candidate` gets the same results it would search for.
+        """
+        if self.searcher is None:
+            return
+        wanted: dict[str, None] = {}
+        trusted, cache = self.is_trusted, self._cache
+        for word in words:
+            if not has_correctable_shape(word):
+                continue
+            lower = word.lower()
+            if lower in wanted or lower in cache or trusted(lower) or _ROMAN_RE.match(lower):
+                continue
+            wanted[lower] = None
+        if not wanted:
+            return
+        tokens = list(wanted)
+        self.searcher.prefetch(
+            tokens, [min(MAX_CONFUSIONS, 1 + len(w) // 4) for w in tokens], MIN_CHANNEL, self.lexicon_priors, True
+        )
+        # run-only candidates that pass candidate_prior's shape test are checked for being lexicon errors
+        errors: dict[str, None] = {}
+        known = self._lexicon_errors
+        for token, candidates in self.searcher.prefetched_run_words(tokens):
+            for candidate in candidates:
+                if candidate == token or candidate in errors or candidate in known:
+                    continue
+                if self._passes_shape(candidate, token):
+                    errors[candidate] = None
+        if errors:
+            more = list(errors)
+            self.searcher.prefetch(
+                more, [min(MAX_CONFUSIONS, 1 + len(w) // 4) for w in more], MIN_CHANNEL,
+                lexicon_frequencies(self.language), False,
+            )
+
+    def _passes_shape(self, word: str, token: str) -> bool:
+        """Whether a run-only ``word`` passes :meth:`candidate_prior`'s tests before the lexicon-error check."""
+        if word in self.lexicon or not self.corpus_rate(word):
+            return False
+        word_count, token_count = self.corpus.get(word, 0), self.corpus.get(token, 0)
+        tolerance = SHAPE_TOLERANCE if word_count >= token_count else math.log(token_count / word_count)
+        return self.char_model.log_prob(word) >= self.char_model.log_prob(token) + tolerance
+
     def decide(self, word: str) -> Correction | None:
         """The correction for lower-case ``word``, or ``None`` to keep it (cached)."""
         try:

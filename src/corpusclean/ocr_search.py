@@ -330,6 +330,79 @@ class CandidateSearch:
         self._stamp = np.zeros(len(lexicon.words), np.int32)
         self._slot = np.zeros(len(lexicon.words), np.int32)
         self._calls = 0
+        self._prefetched: dict[bool, dict[str, tuple[int, _Batch, int]]] = {}
+
+    def prefetch(
+        self, tokens: Sequence[str], max_confusions: Sequence[int], min_channel: float, prior: np.ndarray,
+        use_run: bool = True,
+    ) -> None:
+        """Search all of ``tokens`` in one compiled call; :meth:`search` then answers them from the results.
+
+        Same candidates, scores and confusions as searching each token on its
+        own (the batch runs the same compiled search and scoring): only the
+        per-call overhead and the Python-side bookkeeping go.
+        """
+        tokens = [t for t in tokens if t]
+        if not tokens or max(max_confusions, default=0) > MAX_CHAIN:
+            return
+        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
+        offsets = np.zeros(len(tokens) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        word_id = self.lexicon.word_id
+        exclude = np.fromiter((word_id(t) for t in tokens), np.int64, len(tokens))
+        run_nodes = self.run.nodes if use_run else _EMPTY_TRIE
+        result = _search_batch(
+            encode("".join(tokens)), offsets, np.asarray(max_confusions, np.int64), exclude,
+            self.lexicon.nodes, run_nodes, self.confusions.keys, self.confusions.intended,
+            self.confusions.probability, min_channel, prior, len(self.run.words) if use_run else 0,
+            STACK_CAPACITY, LOG_CAPACITY, OUT_CAPACITY,
+        )
+        batch = _Batch(prior, min_channel, use_run, *result)
+        index = self._prefetched.setdefault(use_run, {})
+        for t, (token, limit) in enumerate(zip(tokens, max_confusions)):
+            index[token] = (limit, batch, t)
+
+    def prefetched_run_words(self, tokens: Sequence[str]) -> Iterable[tuple[str, list[str]]]:
+        """(token, the run's words its prefetched search found) for each of ``tokens`` that has any."""
+        index = self._prefetched.get(True, {})
+        words = self.run.words
+        for token in tokens:
+            hit = index.get(token)
+            if hit is None:
+                continue
+            _, batch, t = hit
+            lo, hi = batch.run_offsets[t], batch.run_offsets[t + 1]
+            if hi > lo:
+                yield token, [words[w] for w in batch.run_word[lo:hi].tolist()]
+
+    def _from_batch(self, batch: "_Batch", t: int) -> SearchResult:
+        if not batch.found_any[t]:
+            return SearchResult(None, 0.0, 0.0, [], _no_rules)
+        lo, hi = int(batch.run_offsets[t]), int(batch.run_offsets[t + 1])
+        best = int(batch.best[t])
+        if best < 0 and lo == hi:
+            return SearchResult(None, 0.0, 0.0, [], _no_rules)
+        names = self.confusions.rules
+        # chain handles: 0 is the best lexicon word, 1 + j the run's j-th word
+        spelled = [batch.best_rules[t]]
+        run_words: list[tuple[str, float, int]] = []
+        if hi > lo:
+            words = self.run.words
+            spelled.extend(batch.run_rules[lo:hi])
+            run_words = [
+                (words[w], p, 1 + j)
+                for j, (w, p) in enumerate(zip(batch.run_word[lo:hi].tolist(), batch.run_prob[lo:hi].tolist()))
+            ]
+
+        def explain(chain: int) -> tuple[str, ...]:
+            if chain < 0:
+                return ()
+            return tuple(names[r] for r in spelled[chain].tolist() if r >= 0)
+
+        return SearchResult(
+            self.lexicon.words[best] if best >= 0 else None, float(batch.best_score[t]), float(batch.total[t]),
+            run_words, explain, 0 if best >= 0 else -1,
+        )
 
     def search(
         self, token: str, max_confusions: int, min_channel: float, prior: np.ndarray, use_run: bool = True
@@ -338,7 +411,13 @@ class CandidateSearch:
 
         Lexicon words are scored in compiled code with ``prior`` (by lexicon
         word id); the run's own words are returned for the caller to judge.
+        Tokens searched ahead by :meth:`prefetch` are answered from its results.
         """
+        hit = self._prefetched.get(use_run, {}).get(token)
+        if hit is not None:
+            limit, batch, t = hit
+            if limit == max_confusions and batch.prior is prior and batch.min_channel == min_channel:
+                return self._from_batch(batch, t)
         run_nodes = self.run.nodes if use_run else _EMPTY_TRIE
         found, logged = _search(
             encode(token), self.lexicon.nodes, run_nodes, self.confusions.keys, self.confusions.intended,
@@ -378,8 +457,136 @@ class CandidateSearch:
         )
 
 
+@dataclass
+class _Batch:
+    """The arrays :func:`_search_batch` returned, with the settings they were searched under."""
+
+    prior: np.ndarray
+    min_channel: float
+    use_run: bool
+    best: np.ndarray
+    best_score: np.ndarray
+    total: np.ndarray
+    found_any: np.ndarray
+    best_rules: np.ndarray
+    run_offsets: np.ndarray
+    run_word: np.ndarray
+    run_prob: np.ndarray
+    run_rules: np.ndarray
+
+
 def _no_rules(chain: int) -> tuple[str, ...]:
     return ()
 
 
 _EMPTY_TRIE = np.array([[1, 1, 0, -1]], np.int32)  # a root with no children and no word
+
+
+
+MAX_CHAIN = 4
+"""Confusions a batched result spells out per candidate (``max_confusions`` must not exceed it)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _spell_chain(log: np.ndarray, chain: int, into: np.ndarray) -> None:
+    """Write the confusion ids of ``chain`` into ``into`` in order (first applied first; -1 padded)."""
+    length = 0
+    c = chain
+    while c >= 0:
+        length += 1
+        c = log[0, c]
+    into[:] = -1
+    c = chain
+    while c >= 0:
+        length -= 1
+        into[length] = log[1, c]
+        c = log[0, c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _search_batch(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    max_confusions: np.ndarray,
+    exclude: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    keys: np.ndarray,
+    intended: np.ndarray,
+    probability: np.ndarray,
+    min_channel: float,
+    prior: np.ndarray,
+    run_size: int,
+    stack_capacity: int,
+    log_capacity: int,
+    out_capacity: int,
+):
+    """:func:`_search` and :func:`_score` for many tokens in one compiled call (token ``t`` is ``codes[offsets[t]:offsets[t+1]]``).
+
+    Per token: whether anything was found, the best lexicon word (or -1),
+    its score, the total score and the best word's confusions (ids, -1
+    padded). The run's words, each with its most probable path, in order of
+    first appearance (exactly what :meth:`CandidateSearch.search` keeps), go
+    to flat arrays, token ``t``'s at ``run_offsets[t]:run_offsets[t+1]``.
+    """
+    n_tokens = len(offsets) - 1
+    stack = np.empty((5, stack_capacity), np.int32)
+    stack_prob = np.empty(stack_capacity, np.float64)
+    log = np.empty((2, log_capacity), np.int32)
+    out = np.empty((3, out_capacity), np.int32)
+    out_prob = np.empty(out_capacity, np.float64)
+    stamp = np.zeros(len(prior), np.int32)
+    slot = np.zeros(len(prior), np.int32)
+    run_stamp = np.full(max(run_size, 1), -1, np.int64)
+    run_slot = np.zeros(max(run_size, 1), np.int64)
+    best = np.full(n_tokens, -1, np.int64)
+    best_score = np.zeros(n_tokens, np.float64)
+    total = np.zeros(n_tokens, np.float64)
+    found_any = np.zeros(n_tokens, np.bool_)
+    best_rules = np.full((n_tokens, MAX_CHAIN), -1, np.int32)
+    run_offsets = np.zeros(n_tokens + 1, np.int64)
+    capacity = max(16, n_tokens)
+    run_word = np.empty(capacity, np.int32)
+    run_prob = np.empty(capacity, np.float64)
+    run_chain = np.empty(capacity, np.int32)
+    run_rules = np.empty((capacity, MAX_CHAIN), np.int32)
+    n_run = 0
+    calls = 0
+    for t in range(n_tokens):
+        run_offsets[t] = n_run
+        found, logged = _search(
+            codes[offsets[t]:offsets[t + 1]], first, second, keys, intended, probability, max_confusions[t],
+            min_channel, stack, stack_prob, log, out, out_prob,
+        )
+        if found == 0:
+            continue
+        found_any[t] = True
+        calls += 1
+        b, chain, score, tot = _score(out, out_prob, found, prior, exclude[t], stamp, slot, calls)
+        best[t], best_score[t], total[t] = b, score, tot
+        _spell_chain(log, chain, best_rules[t])
+        start = n_run
+        for k in range(found):
+            if out[0, k] != 1:
+                continue
+            w = out[1, k]
+            p = out_prob[k]
+            if run_stamp[w] != t:
+                run_stamp[w] = t
+                if n_run == len(run_word):
+                    grown = 2 * n_run
+                    run_word = np.concatenate((run_word, np.empty(grown - n_run, np.int32)))
+                    run_prob = np.concatenate((run_prob, np.empty(grown - n_run, np.float64)))
+                    run_chain = np.concatenate((run_chain, np.empty(grown - n_run, np.int32)))
+                    more = np.empty((grown, MAX_CHAIN), np.int32)
+                    more[:n_run] = run_rules
+                    run_rules = more
+                run_slot[w] = n_run
+                run_word[n_run], run_prob[n_run], run_chain[n_run] = w, p, out[2, k]
+                n_run += 1
+            elif p > run_prob[run_slot[w]]:
+                run_prob[run_slot[w]], run_chain[run_slot[w]] = p, out[2, k]
+        for j in range(start, n_run):  # the log is reused by the next token: spell the chains out now
+            _spell_chain(log, run_chain[j], run_rules[j])
+    run_offsets[n_tokens] = n_run
+    return best, best_score, total, found_any, best_rules, run_offsets, run_word[:n_run], run_prob[:n_run], run_rules[:n_run]
