@@ -416,6 +416,11 @@ class OcrCorrector:
         claimed: list[tuple[int, int]] = []
         if self.automatic and "-" in text and HYPHEN_HINT_RE.search(text):
             edits, claimed = self.model.correct_hyphenation(text, self._is_frozen)
+        elif vocabulary and _SKIP_HINT_RE.search(text) is None:
+            # Fast path: a paragraph whose every token the map decided to keep needs no per-token loop.
+            tokens = set(_PLAIN_WORD_RE.findall(text))
+            if decisions.keys().isdisjoint(tokens) and tokens <= vocabulary.keys():
+                return text, edits
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
         for match in iter_words(text):
