@@ -361,7 +361,7 @@ def run_size(args: argparse.Namespace, size_mb: float) -> dict:
         if result.status == "ok" and seen is not None and seen != truth.paragraphs:
             # Ordinals only line up when the tool split the pages as the generator did.
             result.detail = f"saw {seen} paragraphs, corpus has {truth.paragraphs}"
-        row = {"tool": tool.name, **asdict(result)}
+        row = {"tool": tool.name, **asdict(result), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
         row["mb_s"] = meta["bytes"] / MB / result.wall_s if result.status == "ok" and result.wall_s else None
         if result.status == "ok":
             row["quality"] = score(read_edges(work / f"{tool.name}.tsv"), truth)
@@ -529,6 +529,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=BENCH / "work")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--no-save", action="store_true", help="print only; do not write bench/results")
+    parser.add_argument("--merge", action="store_true", help="keep saved rows of tools skipped by --peers")
     parser.add_argument("--linearity-only", action="store_true", help="rebuild results/linearity.md from saved results")
     args = parser.parse_args(argv)
     args.argv = list(argv)
@@ -553,6 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for size in sizes:
         result = run_size(args, size)
+        if args.merge:
+            result = merge_saved(result, args.results / f"{size:g}mb.json")
         results.append(result)
         text = markdown(result)
         print("\n" + text)
@@ -570,6 +573,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + curve)
         (args.results / "linearity.md").write_text(curve)
     return 0
+
+
+def merge_saved(result: dict, saved_path: Path) -> dict:
+    """Fill rows this run skipped from the saved result of the same corpus.
+
+    For re-running one tool (``--peers X --merge``) without re-running the
+    rest; each row keeps the date it was measured.
+    """
+    if not saved_path.exists():
+        return result
+    saved = json.loads(saved_path.read_text())
+    if saved.get("seed") != result["seed"] or saved["corpus"]["bytes"] != result["corpus"]["bytes"]:
+        return result
+    old_rows = {r["tool"]: r for r in saved["rows"]}
+    rows = []
+    for row in result["rows"]:
+        old = old_rows.get(row["tool"])
+        if row["status"].startswith("skipped") and old:
+            old.setdefault("date", saved["date"])
+            row = old
+        rows.append(row)
+    return {**result, "rows": rows, "command": f"{saved['command']}; then {result['command']}"}
 
 
 def saved_results(folder: Path) -> list[dict]:
