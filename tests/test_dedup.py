@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from _seed_paragraphs import seed_paragraphs
 from corpusclean import parallel
 from corpusclean.dedup import DedupResult, deduplicate
-from corpusclean.minhash import shingle_hashfunc
+from corpusclean.minhash import char_shingle_hashfunc, shingle_hashfunc
 from corpusclean.normalize import tokenize, tokenize_batch
-from corpusclean.shingles import shingle_sets, shingle_strings
+from corpusclean.shingles import char_shingle_strings, shingle_sets, shingle_strings
 
 SEEDS = seed_paragraphs()
 SEED_TEXTS = SEEDS.column("text").to_pylist()
@@ -52,7 +52,8 @@ def outcome(result: DedupResult) -> dict[str, tuple]:
     return out
 
 
-def check_invariants(table: pa.Table, result: DedupResult, threshold=0.8, containment_threshold=0.9) -> None:
+def check_invariants(table: pa.Table, result: DedupResult, threshold=0.8, containment_threshold=0.9, shingle="word") -> None:
+    strings = shingle_strings if shingle == "word" else char_shingle_strings
     kept_ids = result.kept.column("paragraph_id").to_pylist()
     dup_ids = result.duplicates.column("paragraph_id").to_pylist()
     assert sorted(kept_ids + dup_ids) == sorted(table.column("paragraph_id").to_pylist())
@@ -65,7 +66,7 @@ def check_invariants(table: pa.Table, result: DedupResult, threshold=0.8, contai
         assert row["kept_paragraph_id"] in kept_set and row["cluster_id"] == row["kept_paragraph_id"]
         counts[row["kept_paragraph_id"]] += 1
         ours, kept = text_of[row["paragraph_id"]], text_of[row["kept_paragraph_id"]]
-        a, b = set(shingle_strings(ours)), set(shingle_strings(kept))
+        a, b = set(strings(ours)), set(strings(kept))
         if row["method"] == "exact":
             assert tokenize(ours) == tokenize(kept)
             assert row["similarity"] == 1.0 and row["estimated_similarity"] is None
@@ -214,3 +215,65 @@ def test_original_with_two_dissimilar_copies_is_kept_and_holds_both():
     check_invariants(table, result)
     assert result.kept.column("paragraph_id").to_pylist() == ["p00002"]
     assert sorted(result.duplicates.column("method").to_pylist()) == ["near", "near"]
+
+
+def ocr_noisy(text: str) -> str:
+    """An OCR-like copy: every ~25th letter misread (e/c, l/1, m/rn), as the bench's ocr_noise edits."""
+    swaps = {"e": "c", "l": "1", "m": "rn", "o": "0"}
+    return "".join(swaps.get(ch, ch) if k % 25 == 7 else ch for k, ch in enumerate(text))
+
+
+def test_char_shingles_find_an_ocr_noise_copy_that_word_shingles_miss():
+    original = SEED_TEXTS[5]
+    copy = ocr_noisy(original)
+    word = [set(shingle_strings(t)) for t in (original, copy)]
+    char = [set(char_shingle_strings(t)) for t in (original, copy)]
+    jac = lambda a, b: len(a & b) / len(a | b)  # noqa: E731
+    assert jac(*word) < 0.8 <= jac(*char)  # the premise
+    table = table_of([original, copy, SEED_TEXTS[40]])
+    assert deduplicate(table).duplicates.num_rows == 0
+    result = deduplicate(table, shingle="char")
+    check_invariants(table, result, shingle="char")
+    assert result.duplicates.column("paragraph_id").to_pylist() == ["p00001"]
+    assert result.duplicates.column("method").to_pylist() == ["near"]
+
+
+@hsettings
+@given(texts_strategy, st.data())
+def test_char_every_row_once_and_removals_verified_against_kept_rows(texts, data):
+    table = table_of(texts)
+    threshold = data.draw(st.sampled_from([0.6, 0.8, 0.95]))
+    result = deduplicate(table, threshold=threshold, shingle="char")
+    check_invariants(table, result, threshold=threshold, shingle="char")
+
+
+def test_char_pool_has_all_three_kinds_and_does_not_depend_on_workers(monkeypatch):
+    table = table_of(POOL)
+    one = deduplicate(table, shingle="char")
+    check_invariants(table, one, shingle="char")
+    assert set(one.duplicates.column("method").to_pylist()) == {"exact", "near", "contained"}
+    monkeypatch.setattr(parallel, "SHARD_CHARS", 2000)
+    two = deduplicate(table, shingle="char", workers=2)
+    assert one.kept.equals(two.kept) and one.duplicates.equals(two.duplicates) and one.signatures.equals(two.signatures)
+
+
+def test_char_signatures_table_is_usable_with_datasketch():
+    result = deduplicate(SEEDS, seed=3, shingle="char", shingle_size=6)
+    row = result.signatures.slice(7, 1).to_pylist()[0]
+    text = SEEDS.filter(pc.equal(SEEDS.column("paragraph_id"), row["paragraph_id"])).column("text")[0].as_py()
+    m = MinHash(num_perm=128, seed=3, hashfunc=char_shingle_hashfunc)
+    m.update_batch(char_shingle_strings(text, 6))
+    assert LeanMinHash(seed=3, hashvalues=row["hashvalues"], scheme="affine32").jaccard(LeanMinHash(m)) == 1.0
+
+
+def test_char_exact_duplicates_and_short_texts():
+    texts = ["Chapter One", "CHAPTER  one.", "ok", "OK", "* * *", "- - -", ""]
+    result = deduplicate(table_of(texts), shingle="char")
+    assert sorted(result.duplicates.column("text").to_pylist()) == ["Chapter One", "ok"]
+    assert set(result.duplicates.column("method").to_pylist()) == {"exact"}
+    assert result.signatures.num_rows == 2  # only the two chapter headings have a 5-gram
+
+
+def test_unknown_shingling_is_rejected():
+    with pytest.raises(ValueError):
+        deduplicate(table_of(["a b c d e f"]), shingle="sentence")

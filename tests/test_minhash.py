@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from _seed_paragraphs import seed_paragraphs
 from corpusclean import parallel
-from corpusclean.minhash import batch_signatures, permutations, shingle_hashfunc
+from corpusclean.minhash import batch_signatures, char_shingle_hashfunc, permutations, shingle_hashfunc
 from corpusclean.normalize import tokenize_batch
-from corpusclean.shingles import hash32, shingle_sets, shingle_strings, window_hashes
+from corpusclean.shingles import char_shingle_strings, hash32, shingle_sets, shingle_strings, text_window_hashes, window_hashes
 
 TEXTS = seed_paragraphs().column("text").to_pylist()
 
@@ -76,3 +76,32 @@ def test_signature_of_a_text_does_not_depend_on_its_batch(texts, data):
     together = batch_signatures(texts)
     shuffled = batch_signatures([texts[i] for i in perm])
     np.testing.assert_array_equal(shuffled, together[perm])
+
+
+def datasketch_char_signature(text: str, num_perm: int, seed: int, size: int = 5) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=char_shingle_hashfunc)
+    m.update_batch(char_shingle_strings(text, size))
+    return LeanMinHash(m).hashvalues
+
+
+@pytest.mark.parametrize("num_perm,seed,size", [(128, 1, 5), (64, 42, 7)])
+def test_char_signatures_equal_datasketch_on_real_text(num_perm, seed, size):
+    # Seed text plus OCR-noise / mojibake variants of it (non-ASCII chunks take the reference path).
+    texts = TEXTS + [t.replace("e", "c").replace("'", "â€™") for t in TEXTS[::7]] + ["Äußerst “naïve” café", "abc"]
+    ours = batch_signatures(texts, num_perm=num_perm, seed=seed, shingle="char", shingle_size=size)
+    theirs = np.stack([datasketch_char_signature(t, num_perm, seed, size) for t in texts])
+    np.testing.assert_array_equal(ours, theirs)
+    assert sum(1 for t in texts if char_shingle_strings(t, size)) > 60
+    assert (ours[-1] == np.uint32(0xFFFFFFFF)).all()  # "abc": shorter than a shingle
+
+
+def test_char_hashfunc_is_the_char_window_hash():
+    text = "Don’t stop — Ленин ﬁne"
+    _, hashes = text_window_hashes([text], "char", 5)
+    assert hash32(hashes).tolist() == [char_shingle_hashfunc(s) for s in char_shingle_strings(text)]
+
+
+def test_worker_count_does_not_change_char_signatures(monkeypatch):
+    monkeypatch.setattr(parallel, "SHARD_CHARS", 2000)
+    one = batch_signatures(TEXTS, workers=1, shingle="char")
+    np.testing.assert_array_equal(batch_signatures(TEXTS, workers=2, shingle="char"), one)

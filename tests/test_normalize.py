@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _seed_paragraphs import seed_paragraphs
-from corpusclean.normalize import normalize_text, token_hash, tokenize, tokenize_batch
+from corpusclean.normalize import normalize_batch, normalize_text, token_hash, tokenize, tokenize_batch
 
 
 def reference_hashes(text: str) -> list[int]:
@@ -57,3 +57,26 @@ def test_batch_handles_arrow_slices_and_non_ascii_chunks():
 def test_token_hashes_differ_for_different_tokens():
     hashes = {token_hash(t) for t in ["a", "b", "ab", "ba", "", "é", "e"]}
     assert len(hashes) == 7
+
+
+def test_normalize_batch_matches_reference_on_seed_text():
+    texts = seed_paragraphs().column("text").to_pylist()
+    batch = normalize_batch(texts)
+    assert len(batch) == len(texts)
+    assert all(batch.text(i) == normalize_text(t) for i, t in enumerate(texts))
+    assert batch.lengths().tolist() == [len(normalize_text(t)) for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.text("ab'` -.\t\n\u00e9\u00a0\u0301\ufb01") | st.none(), max_size=6))
+def test_normalize_batch_matches_reference_on_any_text(texts):
+    batch = normalize_batch(texts)
+    assert [batch.text(i) for i in range(len(texts))] == [normalize_text(t or "") for t in texts]
+
+
+def test_normalize_batch_handles_arrow_slices_and_mixed_chunks():
+    import pyarrow as pa
+
+    texts = pa.array(["skip me", "Don’t  STOP—believing ﬁne it's", "", None, "a\u00a0b"], pa.string()).slice(1, 4)
+    batch = normalize_batch(texts)
+    assert [batch.text(i) for i in range(4)] == ["dont stop believing fine its", "", "", "a b"]

@@ -6,15 +6,18 @@ clean ``text`` is what is kept and written. Three kinds of duplicate:
 * **exact**: same normalised token sequence (any length; texts without a
   single token compare by their NFKC-casefolded, whitespace-collapsed text).
   Found by a 128-bit hash of the token sequence.
-* **near**: word-shingle sets with exact Jaccard >= ``threshold``. Candidates
+* **near**: shingle sets (word n-grams, or with ``shingle="char"`` character
+  n-grams of the normalised text; :mod:`corpusclean.shingles`) with exact
+  Jaccard >= ``threshold``. Candidates
   come from MinHash LSH (:mod:`corpusclean.lsh`), banded *below* the
   threshold; every candidate is verified on the shingle sets.
 * **contained**: at least ``containment_threshold`` of a paragraph's shingles
   lie in a paragraph with more shingles. Candidates come from
   :mod:`corpusclean.containment`; every candidate is verified exactly.
 
-Texts with fewer tokens than ``shingle_size`` have no shingles and can only be
-exact duplicates; they are never dropped for being short.
+Texts with fewer tokens (word) or normalised characters (char) than
+``shingle_size`` have no shingles and can only be exact duplicates; they are
+never dropped for being short.
 
 **Which paragraph is kept**: every candidate pair is verified first; then a
 greedy cover repeatedly keeps the paragraph whose cluster would remove the
@@ -51,9 +54,17 @@ import pyarrow.compute as pc
 
 from corpusclean import containment, lsh
 from corpusclean.minhash import signatures_from_hashes
-from corpusclean.normalize import TokenBatch, tokenize_batch
+from corpusclean.normalize import TokenBatch, normalize_batch, tokenize_batch
 from corpusclean.parallel import as_text_array, map_shards
-from corpusclean.shingles import ShingleSets, hash32, intersection_size, sets_from_windows, window_hashes
+from corpusclean.shingles import (
+    SHINGLINGS,
+    ShingleSets,
+    char_window_hashes,
+    hash32,
+    intersection_size,
+    sets_from_windows,
+    window_hashes,
+)
 from corpusclean.hashing import fmix64 as _fmix64
 
 OCR_EDITS_COLUMN = "ocr_edits"
@@ -93,7 +104,7 @@ class Features:
 
     Attributes:
         keys: ``uint64[n, 2]`` hash of the normalised token sequence.
-        token_counts: ``int64[n]``.
+        token_counts: ``int64[n]`` normalised tokens (word) or characters (char).
         sets: Shingle sets.
         signatures: ``uint32[n, num_perm]`` MinHash of the shingle sets.
     """
@@ -115,22 +126,39 @@ class Features:
         )
 
 
-def featurize(texts: pa.Array, *, num_perm: int, seed: int, shingle_size: int) -> Features:
-    """Tokens, exact keys, shingle sets and signatures of one shard of texts."""
-    tokens = tokenize_batch(texts)
-    keys = sequence_keys(tokens)
-    empty = np.flatnonzero(tokens.counts() == 0)
+def featurize(texts: pa.Array, *, num_perm: int, seed: int, shingle_size: int, shingle: str = "word") -> Features:
+    """Exact keys, shingle sets and signatures of one shard of texts.
+
+    The exact key hashes the normalised token sequence (word) or, equivalently
+    (tokens never contain a space), the normalised text's code points (char),
+    so each shingling needs one normalisation pass only.
+    """
+    if shingle == "word":
+        tokens = tokenize_batch(texts)
+        counts = tokens.counts()
+        keys = _keys(tokens.offsets, tokens.hashes)
+        offsets, hashes = window_hashes(tokens, shingle_size)
+    else:
+        chars = normalize_batch(texts)
+        counts = chars.lengths()
+        keys = _keys(chars.offsets, chars.codes.astype(np.uint64))
+        offsets, hashes = char_window_hashes(chars, shingle_size)
+    empty = np.flatnonzero(counts == 0)
     if len(empty):
         keys[empty] = _raw_keys(texts.take(pa.array(empty)).to_pylist())
-    offsets, hashes = window_hashes(tokens, shingle_size)
     signatures = signatures_from_hashes(offsets, hash32(hashes), num_perm, seed)
-    return Features(keys, tokens.counts(), sets_from_windows(offsets, hashes), signatures)
+    return Features(keys, counts, sets_from_windows(offsets, hashes), signatures)
 
 
 def sequence_keys(tokens: TokenBatch) -> np.ndarray:
     """``uint64[n, 2]``: a 128-bit hash of each text's normalised token sequence."""
-    out = np.empty((len(tokens), 2), dtype=np.uint64)
-    _sequence_keys(tokens.offsets, tokens.hashes, out)
+    return _keys(tokens.offsets, tokens.hashes)
+
+
+def _keys(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """``uint64[n, 2]``: a 128-bit hash of each CSR row of ``uint64`` items."""
+    out = np.empty((len(offsets) - 1, 2), dtype=np.uint64)
+    _sequence_keys(offsets, items, out)
     return out
 
 
@@ -179,6 +207,7 @@ def deduplicate(
     containment_threshold: float = 0.9,
     num_perm: int = 128,
     shingle_size: int = 5,
+    shingle: str = "word",
     seed: int = 1,
     workers: int = 1,
     bands: int | None = None,
@@ -195,7 +224,12 @@ def deduplicate(
         containment_threshold: Share of a paragraph's shingles inside a larger
             kept paragraph at or above which it is removed as contained.
         num_perm: MinHash permutations.
-        shingle_size: Words per shingle.
+        shingle_size: Words (``shingle="word"``) or characters (``"char"``) per shingle.
+        shingle: ``"word"`` (n-grams of normalised tokens, the default) or
+            ``"char"`` (n-grams of the normalised text's characters, tokens
+            joined by one space): far more tolerant of OCR noise and
+            mojibake, ~4.6x more shingles (see ``docs/dedup.md``). Threshold,
+            containment threshold and banding apply to whichever is chosen.
         seed: MinHash seed (datasketch's ``seed``).
         workers: Threads for tokenising, shingling and signatures (the result does not depend on it).
         bands, rows: LSH banding; by default :func:`corpusclean.lsh.optimal_bands`.
@@ -205,6 +239,8 @@ def deduplicate(
         raise ValueError(f"paragraphs table lacks columns {missing}")
     if not 0.0 < threshold <= 1.0 or not 0.0 < containment_threshold <= 1.0:
         raise ValueError("threshold and containment_threshold must be in (0, 1]")
+    if shingle not in SHINGLINGS:
+        raise ValueError(f"shingle must be one of {SHINGLINGS}, got {shingle!r}")
     if bands is None or rows is None:
         default_bands, default_rows = lsh.optimal_bands(threshold, num_perm)
         bands, rows = bands or default_bands, rows or default_rows
@@ -212,7 +248,8 @@ def deduplicate(
     n = paragraphs.num_rows
     texts = as_text_array(paragraphs.column("text"))
     features = Features.concatenate(
-        map_shards(featurize, texts, workers, num_perm=num_perm, seed=seed, shingle_size=shingle_size), num_perm
+        map_shards(featurize, texts, workers, num_perm=num_perm, seed=seed, shingle_size=shingle_size, shingle=shingle),
+        num_perm,
     )
     rank = priority(paragraphs)
     order = np.argsort(rank)

@@ -6,11 +6,16 @@ by ``a_k * h + b_k mod 2**32`` (``a_k`` odd) for ``k < num_perm``, with
 ``(a, b)`` drawn from ``np.random.RandomState(seed)`` exactly as datasketch
 draws them; the signature is the element-wise minimum over the set.
 
-The input hash of a shingle is :func:`shingle_hashfunc`, so::
+The input hash of a shingle is :func:`shingle_hashfunc` (word shingles) or
+:func:`char_shingle_hashfunc` (character shingles), so::
 
     m = datasketch.MinHash(num_perm=128, seed=1, hashfunc=shingle_hashfunc)
     m.update_batch(corpusclean.shingles.shingle_strings(text, 5))
     assert (m.hashvalues == batch_signatures([text])[0]).all()
+
+    m = datasketch.MinHash(num_perm=128, seed=1, hashfunc=char_shingle_hashfunc)
+    m.update_batch(corpusclean.shingles.char_shingle_strings(text, 5))
+    assert (m.hashvalues == batch_signatures([text], shingle="char")[0]).all()
 
 Speed comes from batching, not from changing the maths: tokens are hashed
 while one compiled pass scans the bytes, shingle hashes are built vectorised from token
@@ -27,7 +32,6 @@ import numpy as np
 import pyarrow as pa
 
 from corpusclean import shingles as _shingles
-from corpusclean.normalize import tokenize_batch
 from corpusclean.parallel import map_shards
 
 EMPTY_VALUE = np.uint32(0xFFFFFFFF)
@@ -42,6 +46,16 @@ def shingle_hashfunc(shingle: bytes) -> int:
     :func:`corpusclean.shingles.shingle_hash64` of the shingle's tokens.
     """
     return _shingles.shingle_hash64(shingle.decode("utf-8").split(" ")) >> 32
+
+
+def char_shingle_hashfunc(shingle: bytes) -> int:
+    """32-bit hash of one character shingle given as UTF-8 bytes.
+
+    The high half of :func:`corpusclean.normalize.token_hash` of the n-gram
+    (FNV-1a over its UTF-8 bytes, xor their count, MurmurHash3's 64-bit
+    finaliser); pass it as ``hashfunc`` to :class:`datasketch.MinHash`.
+    """
+    return _shingles.char_shingle_hash64(shingle) >> 32
 
 
 def permutations(num_perm: int = 128, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -85,21 +99,24 @@ def batch_signatures(
     num_perm: int = 128,
     seed: int = 1,
     shingle_size: int = 5,
+    shingle: str = "word",
     workers: int = 1,
 ) -> np.ndarray:
-    """MinHash signatures (``uint32[n, num_perm]``) of the word shingles of ``texts``.
+    """MinHash signatures (``uint32[n, num_perm]``) of the shingles of ``texts``.
 
-    Row ``i`` equals ``datasketch.MinHash(num_perm, seed, hashfunc=shingle_hashfunc)``
-    updated with ``shingle_strings(texts[i], shingle_size)``. ``workers > 1``
-    computes shards in parallel processes when the input is large enough; the
-    result does not depend on ``workers``.
+    With ``shingle="word"``, row ``i`` equals ``datasketch.MinHash(num_perm,
+    seed, hashfunc=shingle_hashfunc)`` updated with
+    ``shingle_strings(texts[i], shingle_size)``; with ``shingle="char"``, the
+    same with :func:`char_shingle_hashfunc` and ``char_shingle_strings``.
+    ``workers > 1`` computes shards on parallel threads; the result does not
+    depend on ``workers``.
     """
-    parts = map_shards(_signature_shard, texts, workers, num_perm=num_perm, seed=seed, shingle_size=shingle_size)
+    parts = map_shards(_signature_shard, texts, workers, num_perm=num_perm, seed=seed, shingle_size=shingle_size, shingle=shingle)
     return np.concatenate(parts) if parts else np.zeros((0, num_perm), np.uint32)
 
 
-def _signature_shard(texts: pa.Array, *, num_perm: int, seed: int, shingle_size: int) -> np.ndarray:
-    offsets, hashes = _shingles.window_hashes(tokenize_batch(texts), shingle_size)
+def _signature_shard(texts: pa.Array, *, num_perm: int, seed: int, shingle_size: int, shingle: str) -> np.ndarray:
+    offsets, hashes = _shingles.text_window_hashes(texts, shingle, shingle_size)
     return signatures_from_hashes(offsets, _shingles.hash32(hashes), num_perm, seed)
 
 

@@ -202,3 +202,154 @@ def _scan(data, offsets):  # pragma: no cover - compiled
             i = j
     text_items[n] = k
     return items[:k].copy(), chunk_lengths[:k].copy(), text_items
+
+
+@dataclass(frozen=True)
+class CharBatch:
+    """The normalised text (:func:`normalize_text`) of many texts, as code points.
+
+    Attributes:
+        offsets: ``int64[n + 1]``; text ``i`` is ``codes[offsets[i]:offsets[i + 1]]``.
+        codes: ``uint32`` Unicode code points, tokens separated by one space (32).
+    """
+
+    offsets: np.ndarray
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def lengths(self) -> np.ndarray:
+        """Number of characters of each normalised text."""
+        return np.diff(self.offsets)
+
+    def text(self, i: int) -> str:
+        """Normalised text ``i`` as a string (for tests and debugging)."""
+        return self.codes[self.offsets[i] : self.offsets[i + 1]].astype("<u4").tobytes().decode("utf-32-le")
+
+
+def normalize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> CharBatch:
+    """Normalised texts of many texts; text ``i`` is ``normalize_text(texts[i])``.
+
+    The same split as :func:`tokenize_batch`: one compiled pass lowercases and
+    splits every pure-ASCII chunk (run between ASCII whitespace) into token
+    *segments*; a chunk with a non-ASCII byte becomes one segment holding
+    ``normalize_text(chunk)``, computed once per distinct chunk. A second
+    compiled pass joins each text's non-empty segments with one space.
+    Nulls normalise to the empty string.
+    """
+    array = pc.fill_null(as_text_array(texts), "")
+    n = len(array)
+    if n == 0:
+        return CharBatch(np.zeros(1, np.int64), np.zeros(0, np.uint32))
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + n + 1)[array.offset :]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    starts, lengths, is_chunk, text_segments, ascii_codes = _scan_chars(data, offsets)
+
+    # Non-ASCII chunks: their normalised form is appended after the ASCII codes.
+    raw = data.tobytes()
+    cache: dict[bytes, tuple[int, int]] = {}
+    extra: list[str] = []
+    base = len(ascii_codes)
+    for position in np.flatnonzero(is_chunk):
+        start = int(starts[position])
+        chunk = raw[start : start + int(lengths[position])]
+        where = cache.get(chunk)
+        if where is None:
+            normal = normalize_text(chunk.decode("utf-8"))
+            where = cache[chunk] = (base, len(normal))
+            extra.append(normal)
+            base += len(normal)
+        starts[position], lengths[position] = where
+    codes = ascii_codes
+    if extra:
+        codes = np.concatenate([ascii_codes, np.frombuffer("".join(extra).encode("utf-32-le"), dtype="<u4").astype(np.uint32)])
+    out_offsets, out_codes = _join_segments(codes, starts, lengths, text_segments)
+    return CharBatch(out_offsets, out_codes)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_chars(data, offsets):  # pragma: no cover - compiled
+    """Split texts into segments: lowercased ASCII tokens, or references to non-ASCII chunks.
+
+    Returns ``(starts, lengths, is_chunk, text_segments, ascii_codes)``: a
+    token segment is ``ascii_codes[start:start + length]``; a chunk segment
+    is the bytes ``data[start:start + length]``; text ``t`` owns segments
+    ``text_segments[t]:text_segments[t + 1]``.
+    """
+    n = offsets.size - 1
+    total = offsets[n] - offsets[0]
+    capacity = (total + n) // 2 + 1
+    starts = np.empty(capacity, dtype=np.int64)
+    lengths = np.empty(capacity, dtype=np.int64)
+    is_chunk = np.zeros(capacity, dtype=np.bool_)
+    text_segments = np.empty(n + 1, dtype=np.int64)
+    ascii_codes = np.empty(total, dtype=np.uint32)
+    k = 0
+    c = 0
+    for t in range(n):
+        text_segments[t] = k
+        i = offsets[t]
+        end = offsets[t + 1]
+        while i < end:
+            if _is_space(data[i]):
+                i += 1
+                continue
+            j = i
+            ascii_only = True
+            while j < end and not _is_space(data[j]):
+                if data[j] >= 128:
+                    ascii_only = False
+                j += 1
+            if not ascii_only:
+                starts[k] = i
+                lengths[k] = j - i
+                is_chunk[k] = True
+                k += 1
+            else:
+                token_start = c
+                for m in range(i, j + 1):
+                    byte = data[m] if m < j else 32
+                    if 65 <= byte <= 90:
+                        byte += 32
+                    if (97 <= byte <= 122) or (48 <= byte <= 57):
+                        ascii_codes[c] = byte
+                        c += 1
+                    elif byte == 39 or byte == 96:
+                        continue  # apostrophes are deleted, not separators
+                    elif c > token_start:
+                        starts[k] = token_start
+                        lengths[k] = c - token_start
+                        k += 1
+                        token_start = c
+            i = j
+    text_segments[n] = k
+    return starts[:k].copy(), lengths[:k].copy(), is_chunk[:k].copy(), text_segments, ascii_codes[:c].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _join_segments(codes, starts, lengths, text_segments):  # pragma: no cover - compiled
+    """Each text's non-empty segments joined by one space: ``(offsets, codes)``."""
+    n = text_segments.size - 1
+    out_offsets = np.empty(n + 1, dtype=np.int64)
+    capacity = 0
+    for s in range(lengths.size):
+        capacity += lengths[s] + 1
+    out = np.empty(capacity, dtype=np.uint32)
+    c = 0
+    for t in range(n):
+        out_offsets[t] = c
+        first = True
+        for s in range(text_segments[t], text_segments[t + 1]):
+            if lengths[s] == 0:
+                continue
+            if not first:
+                out[c] = 32
+                c += 1
+            first = False
+            for m in range(starts[s], starts[s] + lengths[s]):
+                out[c] = codes[m]
+                c += 1
+    out_offsets[n] = c
+    return out_offsets, out[:c].copy()

@@ -1,7 +1,13 @@
 """Shingles: the sets whose Jaccard similarity and containment we measure.
 
-A shingle is ``size`` consecutive normalised tokens (word n-gram, default 5).
-Its identity is a 64-bit hash built from the tokens' hashes
+Two shinglings (:data:`SHINGLINGS`), both of the normalised form
+(:mod:`corpusclean.normalize`):
+
+* ``"word"``: ``size`` consecutive normalised tokens (word n-gram, default 5);
+* ``"char"``: ``size`` consecutive characters (code points) of the normalised
+  text, i.e. the tokens joined by one space (:func:`char_shingle_strings`).
+
+**Word shingles.** The identity is a 64-bit hash built from the tokens' hashes
 (:func:`corpusclean.normalize.token_hash`)::
 
     h64(t_1 .. t_k) = fmix64(sum_j token_hash(t_j) * M ** (k - j)  mod 2**64)
@@ -13,10 +19,18 @@ The 64-bit value is what exact Jaccard/containment compare (collisions are
 negligible); MinHash uses its high 32 bits (:func:`hash32`), which is what
 :func:`corpusclean.minhash.shingle_hashfunc` returns for the shingle's bytes.
 
-A text with fewer than ``size`` tokens has *no* shingles: it can only be an
-exact duplicate (the dedup stage handles it by its normalised form).
+**Character shingles.** The identity is :func:`corpusclean.normalize.token_hash`
+of the n-gram, i.e. FNV-1a over its UTF-8 bytes, xor the byte length, then
+the MurmurHash3 64-bit finaliser; :func:`char_window_hashes` computes it for
+every window of a batch in one compiled pass over the code points (UTF-8
+encoding each on the fly). MinHash again uses the high 32 bits, which is
+:func:`corpusclean.minhash.char_shingle_hashfunc` of the n-gram's bytes.
 
-Why word 5-grams and not character n-grams: see ``docs/dedup.md``.
+A text with fewer than ``size`` tokens (word) or characters (char) has *no*
+shingles: it can only be an exact duplicate (the dedup stage handles it by
+its normalised form).
+
+Which shingling for which corpus (measured): see ``docs/dedup.md``.
 """
 
 from __future__ import annotations
@@ -25,9 +39,13 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import pyarrow as pa
 
-from corpusclean.normalize import TokenBatch, token_hash, tokenize
+from corpusclean.hashing import fmix64 as _fmix64
+from corpusclean.normalize import CharBatch, TokenBatch, normalize_batch, normalize_text, token_hash, tokenize, tokenize_batch
 
+SHINGLINGS = ("word", "char")
+"""Shingle kinds: word n-grams or character n-grams of the normalised text."""
 MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 """Odd multiplier of the token-hash polynomial (2**64 / golden ratio)."""
 _MASK64 = (1 << 64) - 1
@@ -72,6 +90,21 @@ def shingle_strings(text: str, size: int = 5) -> list[bytes]:
     """
     tokens = tokenize(text)
     return [" ".join(tokens[i : i + size]).encode("utf-8") for i in range(len(tokens) - size + 1)]
+
+
+def char_shingle_strings(text: str, size: int = 5) -> list[bytes]:
+    """The character ``size``-grams of ``normalize_text(text)`` as UTF-8 bytes, in order.
+
+    The reference for :func:`char_window_hashes`, and what to feed
+    :class:`datasketch.MinHash` with ``hashfunc=char_shingle_hashfunc``.
+    """
+    normal = normalize_text(text)
+    return [normal[i : i + size].encode("utf-8") for i in range(len(normal) - size + 1)]
+
+
+def char_shingle_hash64(gram: bytes) -> int:
+    """The 64-bit identity of one character shingle given as UTF-8 bytes (scalar reference)."""
+    return token_hash(gram.decode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,61 @@ def window_hashes(tokens: TokenBatch, size: int) -> tuple[np.ndarray, np.ndarray
     return offsets, fmix64(h[starts])
 
 
+def char_window_hashes(chars: CharBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes (:func:`char_shingle_hash64`) of every character ``size``-gram, in text order.
+
+    Returns ``(offsets, hashes)`` as :func:`window_hashes` does.
+    """
+    if size < 1:
+        raise ValueError(f"shingle size must be at least 1, got {size}")
+    counts = np.maximum(chars.lengths() - (size - 1), 0)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    hashes = np.empty(offsets[-1], dtype=np.uint64)
+    _char_windows(chars.offsets, chars.codes, size, offsets, hashes)
+    return offsets, hashes
+
+
+@numba.njit(cache=True, nogil=True)
+def _fnv_utf8(h, code):  # pragma: no cover - compiled
+    """Fold the UTF-8 bytes of code point ``code`` into FNV-1a state ``h``; returns ``(h, bytes)``."""
+    prime = np.uint64(0x100000001B3)
+    if code < 0x80:
+        return (h ^ np.uint64(code)) * prime, 1
+    if code < 0x800:
+        h = (h ^ np.uint64(0xC0 | (code >> 6))) * prime
+        return (h ^ np.uint64(0x80 | (code & 0x3F))) * prime, 2
+    if code < 0x10000:
+        h = (h ^ np.uint64(0xE0 | (code >> 12))) * prime
+        h = (h ^ np.uint64(0x80 | ((code >> 6) & 0x3F))) * prime
+        return (h ^ np.uint64(0x80 | (code & 0x3F))) * prime, 3
+    h = (h ^ np.uint64(0xF0 | (code >> 18))) * prime
+    h = (h ^ np.uint64(0x80 | ((code >> 12) & 0x3F))) * prime
+    h = (h ^ np.uint64(0x80 | ((code >> 6) & 0x3F))) * prime
+    return (h ^ np.uint64(0x80 | (code & 0x3F))) * prime, 4
+
+
+@numba.njit(cache=True, nogil=True)
+def _char_windows(char_offsets, codes, size, offsets, out):  # pragma: no cover - compiled
+    for t in range(char_offsets.size - 1):
+        base = char_offsets[t]
+        for w in range(offsets[t + 1] - offsets[t]):
+            h = np.uint64(0xCBF29CE484222325)
+            length = 0
+            for m in range(base + w, base + w + size):
+                h, nbytes = _fnv_utf8(h, np.int64(codes[m]))
+                length += nbytes
+            out[offsets[t] + w] = _fmix64(h ^ np.uint64(length))
+
+
+def text_window_hashes(texts: pa.Array, shingle: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window hashes of raw ``texts`` for shingling ``shingle`` (one of :data:`SHINGLINGS`)."""
+    if shingle == "word":
+        return window_hashes(tokenize_batch(texts), size)
+    if shingle == "char":
+        return char_window_hashes(normalize_batch(texts), size)
+    raise ValueError(f"shingle must be one of {SHINGLINGS}, got {shingle!r}")
+
+
 def shingle_sets(tokens: TokenBatch, size: int) -> ShingleSets:
     """The shingle set (sorted, distinct 64-bit hashes) of each text of ``tokens``."""
     offsets, hashes = window_hashes(tokens, size)
@@ -165,11 +253,59 @@ def sets_from_windows(offsets: np.ndarray, hashes: np.ndarray) -> ShingleSets:
 
 @numba.njit(cache=True, nogil=True)
 def _sort_unique_rows(offsets, hashes, out, new_offsets):  # pragma: no cover - compiled
+    """Sort and deduplicate each row of ``hashes`` into ``out``.
+
+    Shingle hashes are uniform 64-bit values, so a row is distributed into
+    about ``m / 2`` buckets by its top bits (a counting sort, which leaves the
+    buckets in order) and each bucket, ~2 values, is insertion-sorted: linear
+    time, where a comparison sort of every row cost ~3x more on character
+    shingles. A bucket that is unexpectedly large (adversarial input) is
+    sorted with ``np.sort`` instead.
+    """
     new_offsets[0] = 0
     k = 0
+    longest = 0
     for i in range(offsets.size - 1):
-        row = np.sort(hashes[offsets[i] : offsets[i + 1]])
-        for j in range(row.size):
+        longest = max(longest, offsets[i + 1] - offsets[i])
+    counts = np.zeros(longest + 2, dtype=np.int64)
+    row = np.empty(longest, dtype=np.uint64)
+    for i in range(offsets.size - 1):
+        lo = offsets[i]
+        m = offsets[i + 1] - lo
+        if m == 0:
+            new_offsets[i + 1] = k
+            continue
+        b = 1
+        while (2 << b) < m:  # about two values per bucket (at least two buckets: a shift by 64 is undefined)
+            b += 1
+        shift = np.uint64(64 - b)
+        nb = 1 << b
+        counts[: nb + 1] = 0
+        for j in range(m):
+            counts[np.int64(hashes[lo + j] >> shift) + 1] += 1
+        for x in range(nb):
+            counts[x + 1] += counts[x]
+        for j in range(m):
+            h = hashes[lo + j]
+            x = np.int64(h >> shift)
+            row[counts[x]] = h
+            counts[x] += 1
+        # counts[x] is now the end of bucket x (and the start of bucket x + 1).
+        start = 0
+        for x in range(nb):
+            end = counts[x]
+            if end - start > 32:
+                row[start:end] = np.sort(row[start:end])
+            else:
+                for j in range(start + 1, end):
+                    v = row[j]
+                    q = j - 1
+                    while q >= start and row[q] > v:
+                        row[q + 1] = row[q]
+                        q -= 1
+                    row[q + 1] = v
+            start = end
+        for j in range(m):
             if j == 0 or row[j] != row[j - 1]:
                 out[k] = row[j]
                 k += 1
