@@ -14,7 +14,7 @@ child's whole process tree, polled every 20 ms.
 Usage::
 
     .venv/bin/python scripts/dedup_bench_corpus.py [--corpus bench/work/corpus-20mb-s0]
-        [--workers 2] [--repeat 3] [--shingles word] [--misses 20] [-- extra deduplicate kwargs as k=v]
+        [--workers 2] [--repeat 3] [--misses 20] [deduplicate kwargs as k=JSON, e.g. shingle='"char"' shingle_size=5]
 
 Build the corpus first (``make bench BENCH_ARGS='--size-mb 20 --peers rensa'``
 or ``bench/make_corpus.py``).
