@@ -277,3 +277,18 @@ def test_char_exact_duplicates_and_short_texts():
 def test_unknown_shingling_is_rejected():
     with pytest.raises(ValueError):
         deduplicate(table_of(["a b c d e f"]), shingle="sentence")
+
+
+def test_char_shingles_do_not_remove_short_headings_as_contained():
+    import pyarrow as pa
+
+    from corpusclean.dedup import deduplicate
+
+    long = ("What is the relationship between Lenin and Stalin like? Stalin and Lenin had a relationship "
+            "that changed over time, and the relationship of Stalin and Lenin is the subject here. ") * 2
+    table = pa.table({
+        "paragraph_id": ["a", "b"], "source": ["s", "s"], "paragraph_index": [0, 1],
+        "text": ["Stalin and lenin relationship", long],
+    })
+    result = deduplicate(table, shingle="char")
+    assert result.duplicates.num_rows == 0

@@ -149,3 +149,14 @@ def test_hostile_inputs_do_not_stop_the_run(prefect_harness, tmp_path):
     read_sources = {s for s, st in statuses.items() if st != "skipped"}
     assert set(both["source"]) <= read_sources
     assert "seed.txt" in set(both["source"])
+
+
+def test_char_shingles_find_the_same_seed_duplicates(prefect_harness, tmp_path):
+    from flows.clean_corpus import clean_corpus
+
+    manifest = clean_corpus(paths=[str(SEEDS)], out=str(tmp_path), config={"shingle": "char"})
+    kept, removed, _ = _tables(tmp_path)
+    assert manifest["config"]["shingle"] == "char"
+    assert (kept["text"].str.strip().str.lower() == "stalin and lenin relationship").sum() == 1
+    eight = removed[removed["text"].str.startswith("Eight days earlier")]
+    assert len(eight) == 1 and kept.set_index("paragraph_id").loc[eight["kept_paragraph_id"].iloc[0], "source"].startswith("003_")

@@ -101,6 +101,7 @@ def run(
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Skip deduplication (keep every paragraph)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Jaccard similarity for near duplicates (default 0.8)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes for CPU-bound stages (default 1)."),
+    shingle: Optional[str] = typer.Option(None, "--shingle", help="Dedup shingles: 'word' 5-grams (default) or 'char' 5-grams (robust to OCR noise, slower)."),
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="Run shard tasks on this existing Dask cluster (tcp://host:port)."),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field / Parquet column holding the text (default 'text')."),
     substitutions: Optional[Path] = typer.Option(None, "--substitutions", help="OCR substitution table (TSV wrong<TAB>right). Default: OUT/substitutions.tsv if present."),
@@ -113,6 +114,7 @@ def run(
     overrides: dict[str, Any] = {
         "threshold": threshold,
         "workers": workers,
+        "shingle": shingle,
         "dask_address": dask_address,
         "text_field": text_field,
         "substitutions": str(substitutions) if substitutions else None,

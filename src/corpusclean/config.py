@@ -43,8 +43,10 @@ class CleanConfig:
     containment_threshold: float = 0.9
     """Share of a paragraph's shingles inside a longer paragraph that makes it ``contained``."""
     num_perm: int = 128
+    shingle: str = "word"
+    """``word`` n-grams, or ``char`` n-grams (far more robust to OCR noise, ~3x the cost; see docs/dedup.md)."""
     shingle_size: int = 5
-    """Words per shingle."""
+    """Words (or characters, with ``shingle = "char"``) per shingle."""
     seed: int = 1
     # scheduled runs
     incremental: bool = True
@@ -67,6 +69,8 @@ class CleanConfig:
             raise ConfigError(f"workers must be at least 1, got {self.workers}")
         if self.num_perm < 16:
             raise ConfigError(f"num_perm must be at least 16, got {self.num_perm}")
+        if self.shingle not in ("word", "char"):
+            raise ConfigError(f"shingle must be 'word' or 'char', got {self.shingle!r}")
         if self.shingle_size < 1:
             raise ConfigError(f"shingle_size must be at least 1, got {self.shingle_size}")
         if self.max_paragraph_chars < 200:

@@ -67,6 +67,11 @@ from corpusclean.shingles import (
 )
 from corpusclean.hashing import fmix64 as _fmix64
 
+MIN_CONTAINED_SHINGLES = {"word": 1, "char": 50}
+"""Fewest shingles a paragraph needs to be removed as *contained*. Character
+5-grams of a short heading ("Stalin and lenin relationship": 25 of them) lie
+mostly inside any long paragraph on the same subject; fifty is about ten words."""
+
 OCR_EDITS_COLUMN = "ocr_edits"
 """Optional integer input column: number of OCR corrections (fewer wins ties)."""
 REQUIRED_COLUMNS = ("paragraph_id", "source", "paragraph_index", "text")
@@ -259,7 +264,7 @@ def deduplicate(
     is_rep = representative == np.arange(n)
     weight = np.bincount(representative, minlength=n).astype(np.int64)
     pairs = _rep_candidates(features, is_rep, sizes, rank, bands, rows)
-    edges = _verified_edges(pairs, features.sets, threshold, containment_threshold)
+    edges = _verified_edges(pairs, features.sets, threshold, containment_threshold, MIN_CONTAINED_SHINGLES[shingle])
     signatures = features.signatures
     del features, pairs  # the shingle sets are the largest intermediate; the result needs none of them
     assigned = np.full(n, -1, dtype=np.int64)
@@ -304,7 +309,7 @@ def _rep_candidates(
 
 
 def _verified_edges(
-    pairs: np.ndarray, sets: ShingleSets, threshold: float, containment_threshold: float
+    pairs: np.ndarray, sets: ShingleSets, threshold: float, containment_threshold: float, min_contained: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Which candidate pairs are duplicates, as directed *may-absorb* edges in CSR form.
 
@@ -324,7 +329,7 @@ def _verified_edges(
     jaccard = np.divide(inter, union, out=np.zeros(len(pairs)), where=union > 0)
     inside = np.divide(inter, sizes[b], out=np.zeros(len(pairs)), where=sizes[b] > 0)
     near = jaccard >= threshold
-    contained = ~near & (sizes[b] < sizes[a]) & (inside >= containment_threshold)
+    contained = ~near & (sizes[b] < sizes[a]) & (sizes[b] >= min_contained) & (inside >= containment_threshold)
     sources = np.concatenate([a[near], b[near], a[contained]])
     targets = np.concatenate([b[near], a[near], b[contained]])
     methods = np.concatenate([np.full(2 * int(near.sum()), _NEAR, np.int8), np.full(int(contained.sum()), _CONTAINED, np.int8)])

@@ -325,6 +325,7 @@ def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overri
         threshold=config.threshold,
         containment_threshold=config.containment_threshold,
         num_perm=config.num_perm,
+        shingle=config.shingle,
         shingle_size=config.shingle_size,
         seed=config.seed,
         workers=config.workers,
