@@ -35,12 +35,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
 from corpusclean import pipeline
+from corpusclean.arrow_io import load_table, save_table
 from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
 from corpusclean.parallel import map_items
 from corpusclean.read import FileReport, InputFile, discover_inputs
+from corpusclean.segment import PARAGRAPH_SCHEMA
 from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_snapshot_files
 
 IO_RETRIES = 2
@@ -88,20 +90,20 @@ def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[p
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
 def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path, overrides: Overrides) -> tuple[Path, Path]:
-    tables = [pipeline.load_table(p) for p in paragraph_paths]
-    paragraphs = pa.concat_tables(tables, promote_options="default") if tables else pipeline.PARAGRAPH_SCHEMA.empty_table()
+    tables = [load_table(p) for p in paragraph_paths]
+    paragraphs = pa.concat_tables(tables, promote_options="default") if tables else PARAGRAPH_SCHEMA.empty_table()
     kept, duplicates = pipeline.deduplicate_all(paragraphs, config, overrides)
     get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, kept.num_rows, duplicates.num_rows)
-    return pipeline.save_table(kept, work_dir / "kept.arrow"), pipeline.save_table(duplicates, work_dir / "duplicates.arrow")
+    return save_table(kept, work_dir / "kept.arrow"), save_table(duplicates, work_dir / "duplicates.arrow")
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
 def write_task(out_dir: Path, kept_path: Path, duplicates_path: Path, edit_paths: list[Path], manifest: dict[str, Any]) -> dict[str, Any]:
     """Build the output tables, write them, the manifest and the report as one snapshot, and commit it."""
     logger = get_run_logger()
-    corrections = pipeline.assemble_corrections(pipeline.concat_edits(pipeline.load_table(p) for p in edit_paths))
-    kept = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(pipeline.load_table(kept_path), corrections))
-    duplicates = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(pipeline.load_table(duplicates_path), corrections))
+    corrections = pipeline.assemble_corrections(pipeline.concat_edits(load_table(p) for p in edit_paths))
+    kept = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(load_table(kept_path), corrections))
+    duplicates = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(load_table(duplicates_path), corrections))
     manifest["counts"] = pipeline.counts([i["status"] for i in manifest["inputs"]], kept, duplicates, corrections)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
     staging = new_snapshot(out_dir)

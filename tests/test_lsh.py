@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHashLSH
 
 from _seed_paragraphs import seed_paragraphs
 from corpusclean.lsh import band_hashes, candidate_pairs, miss_probability, optimal_bands

@@ -307,7 +307,6 @@ def test_misread_capital_other_than_a_tall_letter_stays_a_capital() -> None:
 
 
 def test_trie_child_lookup_matches_a_linear_scan() -> None:
-    import numpy as np
 
     from corpusclean.ocr_search import Trie, _child
 

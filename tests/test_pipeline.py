@@ -10,7 +10,7 @@ from corpusclean import pipeline
 from corpusclean.parallel import map_items
 from corpusclean.config import CleanConfig
 from corpusclean.edits import replay_edits
-from corpusclean.read import InputFile, discover_inputs
+from corpusclean.read import discover_inputs
 from corpusclean.segment import join_lines
 from conftest import SEED_003, SEEDS
 

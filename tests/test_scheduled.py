@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
-import regex
 
 from conftest import ROOT, SEEDS
 

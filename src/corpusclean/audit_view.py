@@ -312,7 +312,6 @@ def audit_screen(out_dir: str, paragraph: str | None, cluster: str | None, sourc
 
 def restore_action(out_dir: str, paragraph_ids: list[str], cluster_id: str | None, edit_ids: list[str], out_console: Any) -> None:
     """`corpusclean restore`: apply the overrides, say what changed, refresh DIR/report.html if there is one."""
-    from pathlib import Path
 
     from corpusclean import overrides as ov
 

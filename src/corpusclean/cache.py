@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from corpusclean.arrow_io import TableWriter, save_table
 from corpusclean.config import CleanConfig
-from corpusclean.read import FileReport, InputFile
+from corpusclean.read import FileReport
 
 STATE_DIR = ".state"
 PREPARED_DIR = "prepared"

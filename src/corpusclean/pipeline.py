@@ -19,18 +19,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusclean.arrow_io import TableWriter, iter_batches, load_table, save_table
+from corpusclean.arrow_io import TableWriter, iter_batches, load_table
 from corpusclean.cache import PreparedCache, PreparedInput
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
 from corpusclean.overrides import Overrides, apply_restores, apply_rejections
-from corpusclean.parallel import map_items
 from corpusclean.read import FileReport, InputFile, can_stream, read_input, stream_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_stream
 
