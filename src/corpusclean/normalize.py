@@ -150,6 +150,18 @@ def _is_space(byte):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _chunk_end(data, i, end):  # pragma: no cover - compiled
+    """End of the whitespace-free chunk starting at ``i``, and whether it is all ASCII."""
+    j = i
+    ascii_only = True
+    while j < end and not _is_space(data[j]):
+        if data[j] >= 128:
+            ascii_only = False
+        j += 1
+    return j, ascii_only
+
+
+@numba.njit(cache=True, nogil=True)
 def _scan(data, offsets):  # pragma: no cover - compiled
     """Tokenise ASCII chunks; emit a reference to each other chunk.
 
@@ -172,12 +184,7 @@ def _scan(data, offsets):  # pragma: no cover - compiled
             if _is_space(data[i]):
                 i += 1
                 continue
-            j = i
-            ascii_only = True
-            while j < end and not _is_space(data[j]):
-                if data[j] >= 128:
-                    ascii_only = False
-                j += 1
+            j, ascii_only = _chunk_end(data, i, end)
             if not ascii_only:
                 items[k] = np.uint64(i)
                 chunk_lengths[k] = j - i
@@ -296,12 +303,7 @@ def _scan_chars(data, offsets):  # pragma: no cover - compiled
             if _is_space(data[i]):
                 i += 1
                 continue
-            j = i
-            ascii_only = True
-            while j < end and not _is_space(data[j]):
-                if data[j] >= 128:
-                    ascii_only = False
-                j += 1
+            j, ascii_only = _chunk_end(data, i, end)
             if not ascii_only:
                 starts[k] = i
                 lengths[k] = j - i
