@@ -80,3 +80,30 @@ def test_normalize_batch_handles_arrow_slices_and_mixed_chunks():
     texts = pa.array(["skip me", "Don’t  STOP—believing ﬁne it's", "", None, "a\u00a0b"], pa.string()).slice(1, 4)
     batch = normalize_batch(texts)
     assert [batch.text(i) for i in range(4)] == ["dont stop believing fine its", "", "", "a b"]
+
+
+def test_characters_that_combine_with_a_neighbour_are_all_marks_or_jamo():
+    """The premise of the compiled non-ASCII path (``normalize._stable``): every character that is the
+    second half of a canonical composition (NFC_QC=Maybe) or has a non-zero combining class is unstable."""
+    import sys
+
+    from corpusclean.normalize import _stable
+
+    for cp in range(sys.maxunicode + 1):
+        char = chr(cp)
+        if unicodedata.combining(char):
+            assert not _stable(char), hex(cp)
+        decomposition = unicodedata.decomposition(char)
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                assert not _stable(chr(int(parts[1], 16))), (hex(cp), decomposition)
+    # Hangul syllables compose algorithmically from L, V and T jamo.
+    assert not any(_stable(chr(cp)) for cp in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)])
+
+
+def test_batch_matches_reference_for_every_bmp_character_in_context():
+    chars = [chr(cp) for cp in range(0x80, 0x10000) if not 0xD800 <= cp < 0xE000]
+    texts = [f"A{c}b'{c}\u00e9 {c}{c}x" for c in chars] + [f"é{c}" for c in chars[::7]]
+    batch = tokenize_batch(texts)
+    assert [batch.row(i).tolist() for i in range(len(texts))] == [reference_hashes(t) for t in texts]

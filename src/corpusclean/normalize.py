@@ -17,6 +17,7 @@ Deduplication never writes this form; it only compares it. A paragraph's
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
@@ -96,11 +97,14 @@ def tokenize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> TokenBa
     """Token hashes of many texts; text ``i`` gets ``[token_hash(t) for t in tokenize(texts[i])]``.
 
     One compiled pass over the UTF-8 bytes tokenises and hashes every chunk
-    (run between ASCII whitespace) that is pure ASCII, where NFKC is the
-    identity and casefolding is ASCII lowercasing. A chunk with any non-ASCII
-    byte is handed to :func:`tokenize`, once per distinct chunk. Since ASCII
-    whitespace is a separator for :func:`tokenize` too, chunk-wise and
-    whole-text tokenisation agree. Nulls tokenise as the empty string.
+    (run between ASCII whitespace) whose characters are all ASCII or
+    *stable* non-ASCII characters (:func:`_replacement`: their NFKC form
+    cannot combine with a neighbour, so the text's NFKC-casefold is the
+    concatenation of theirs, looked up in a small per-batch table). A chunk
+    with any other character is handed to :func:`tokenize`, once per
+    distinct chunk. Since ASCII whitespace is a separator for
+    :func:`tokenize` too, chunk-wise and whole-text tokenisation agree.
+    Nulls tokenise as the empty string.
     """
     array = pc.fill_null(as_text_array(texts), "")
     n = len(array)
@@ -109,20 +113,20 @@ def tokenize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> TokenBa
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + n + 1)[array.offset :]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    items, chunk_lengths, text_items = _scan(data, offsets)
+    cps, known, repl_offsets, repl_bytes = _codepoint_table(data, offsets)
+    items, chunk_lengths, text_items = _scan(data, offsets, cps, known, repl_offsets, repl_bytes)
     is_chunk = chunk_lengths > 0
     if not is_chunk.any():
         return TokenBatch(text_items, items)
 
-    # Replace each non-ASCII chunk reference by that chunk's token hashes.
+    # Replace each remaining non-ASCII chunk reference by that chunk's token hashes.
     chunk_at = np.flatnonzero(is_chunk)
-    raw = data.tobytes()
     cache: dict[bytes, list[int]] = {}
     lengths = np.ones(len(items), dtype=np.int64)
     spliced: list[int] = []
     for position in chunk_at:
         start = int(items[position])
-        chunk = raw[start : start + int(chunk_lengths[position])]
+        chunk = data[start : start + int(chunk_lengths[position])].tobytes()
         hashes = cache.get(chunk)
         if hashes is None:
             hashes = cache[chunk] = [token_hash(t) for t in tokenize(chunk.decode("utf-8"))]
@@ -136,6 +140,114 @@ def tokenize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> TokenBa
     out[chunk_starts] = np.asarray(spliced, dtype=np.uint64)
     token_offsets = np.concatenate([[0], np.cumsum(lengths)])[text_items]
     return TokenBatch(token_offsets.astype(np.int64), out)
+
+
+_HANGUL_JAMO = ((0x1100, 0x11FF), (0xA960, 0xA97F), (0xD7B0, 0xD7FF))
+
+
+def _stable(char: str) -> bool:
+    """Whether NFKC can never combine ``char`` with a neighbour.
+
+    Characters that compose with a preceding one (NFC_QC=Maybe) or reorder
+    (non-zero combining class) are all combining marks (category M) or
+    conjoining Hangul jamo (``tests/test_normalize.py`` checks this against
+    every canonical decomposition of the Unicode database).
+    """
+    cp = ord(char)
+    if unicodedata.category(char).startswith("M") or unicodedata.combining(char):
+        return False
+    return not any(lo <= cp <= hi for lo, hi in _HANGUL_JAMO)
+
+
+@functools.lru_cache(maxsize=None)
+def _replacement(cp: int) -> bytes | None:
+    """What code point ``cp`` contributes to the normalised form, or None if it is not stable.
+
+    UTF-8 of ``NFKC(c).casefold()`` with quotes deleted and every other
+    non-letter/number/mark character replaced by a space (a separator): for
+    a text made of ASCII and stable characters, :func:`tokenize` equals
+    splitting the concatenation of these replacements (ASCII: lowercased) on
+    spaces, because NFKC, casefold and quote deletion then act character by character.
+    """
+    char = chr(cp)
+    if not _stable(char):
+        return None
+    nfkc = unicodedata.normalize("NFKC", char)
+    if not all(_stable(c) for c in nfkc):
+        return None
+    folded = _QUOTES.sub("", nfkc.casefold())
+    return _SEPARATORS.sub(" ", folded).encode("utf-8")
+
+
+def _codepoint_table(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct non-ASCII code points of the texts and their :func:`_replacement` (CSR bytes)."""
+    cps = _non_ascii_codepoints(data, offsets[0], offsets[-1])
+    known = np.zeros(len(cps), dtype=np.bool_)
+    repl_offsets = np.zeros(len(cps) + 1, dtype=np.int64)
+    parts: list[bytes] = []
+    for i, cp in enumerate(cps.tolist()):
+        replacement = _replacement(cp)
+        if replacement is not None:
+            known[i] = True
+            parts.append(replacement)
+        repl_offsets[i + 1] = repl_offsets[i] + (len(replacement) if replacement is not None else 0)
+    repl_bytes = np.frombuffer(b"".join(parts), dtype=np.uint8) if parts else np.zeros(0, np.uint8)
+    return cps, known, repl_offsets, repl_bytes
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode(data, i):  # pragma: no cover - compiled
+    """Code point of the (valid) UTF-8 sequence starting at ``data[i]``, and its byte count."""
+    b = np.int64(data[i])
+    if b < 0x80:
+        return b, 1
+    if b < 0xE0:
+        return ((b & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
+    if b < 0xF0:
+        return ((b & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
+    return (
+        ((b & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12) | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F),
+        4,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _non_ascii_codepoints(data, start, end):  # pragma: no cover - compiled
+    """Sorted distinct non-ASCII code points of ``data[start:end]`` (valid UTF-8)."""
+    seen = np.zeros(0x110000, dtype=np.bool_)
+    count = 0
+    i = start
+    while i < end:
+        if data[i] < 128:
+            i += 1
+            continue
+        cp, nbytes = _decode(data, i)
+        if not seen[cp]:
+            seen[cp] = True
+            count += 1
+        i += nbytes
+    out = np.empty(count, dtype=np.int64)
+    k = 0
+    if count:
+        for cp in range(0x80, 0x110000):
+            if seen[cp]:
+                out[k] = cp
+                k += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _lookup(cps, cp):  # pragma: no cover - compiled
+    """Index of ``cp`` in the sorted array ``cps`` (which holds it)."""
+    lo = 0
+    hi = cps.size
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if cps[mid] <= cp:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _ranks_within(lengths: np.ndarray) -> np.ndarray:
@@ -162,14 +274,39 @@ def _chunk_end(data, i, end):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(data, offsets):  # pragma: no cover - compiled
-    """Tokenise ASCII chunks; emit a reference to each other chunk.
+def _chunk_stable(data, i, j, cps, known):  # pragma: no cover - compiled
+    """Whether every non-ASCII character of ``data[i:j]`` has a known replacement."""
+    m = i
+    while m < j:
+        if data[m] < 128:
+            m += 1
+            continue
+        cp, nbytes = _decode(data, m)
+        if not known[_lookup(cps, cp)]:
+            return False
+        m += nbytes
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow(items, chunk_lengths, needed):  # pragma: no cover - compiled
+    size = max(needed, 2 * items.size)
+    new_items = np.empty(size, dtype=np.uint64)
+    new_lengths = np.zeros(size, dtype=np.int64)
+    new_items[: items.size] = items
+    new_lengths[: items.size] = chunk_lengths
+    return new_items, new_lengths
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(data, offsets, cps, known, repl_offsets, repl_bytes):  # pragma: no cover - compiled
+    """Tokenise chunks of ASCII and stable characters; emit a reference to each other chunk.
 
     Returns the items (a token hash, or a chunk's start byte), the chunk
     byte lengths (0 for a token hash) and each text's first item (``int64[n + 1]``).
     """
     n = offsets.size - 1
-    capacity = (offsets[n] - offsets[0] + n) // 2 + 1
+    capacity = (offsets[n] - offsets[0]) // 4 + 16  # grown when needed (English: ~1 token per 6 bytes)
     items = np.empty(capacity, dtype=np.uint64)
     chunk_lengths = np.zeros(capacity, dtype=np.int64)
     text_items = np.empty(n + 1, dtype=np.int64)
@@ -185,27 +322,47 @@ def _scan(data, offsets):  # pragma: no cover - compiled
                 i += 1
                 continue
             j, ascii_only = _chunk_end(data, i, end)
-            if not ascii_only:
+            if k + 2 * (j - i) + 2 > items.size:  # a chunk yields < 2 items per byte (replacements included)
+                items, chunk_lengths = _grow(items, chunk_lengths, k + (j - i) * 9 + 2)
+            if not ascii_only and not _chunk_stable(data, i, j, cps, known):
                 items[k] = np.uint64(i)
                 chunk_lengths[k] = j - i
                 k += 1
-            else:
-                h = fnv_offset
-                length = 0
-                for m in range(i, j + 1):
-                    byte = data[m] if m < j else 32
-                    if 65 <= byte <= 90:
-                        byte += 32
-                    if (97 <= byte <= 122) or (48 <= byte <= 57):
-                        h = (h ^ np.uint64(byte)) * fnv_prime
-                        length += 1
-                    elif byte == 39 or byte == 96:
-                        continue  # apostrophes are deleted, not separators
-                    elif length > 0:
-                        items[k] = _fmix64(h ^ np.uint64(length))
-                        k += 1
-                        h = fnv_offset
-                        length = 0
+                i = j
+                continue
+            h = fnv_offset
+            length = 0
+            m = i
+            while m <= j:
+                byte = data[m] if m < j else 32
+                if byte >= 128:
+                    cp, nbytes = _decode(data, m)
+                    x = _lookup(cps, cp)
+                    for r in range(repl_offsets[x], repl_offsets[x + 1]):
+                        rb = repl_bytes[r]
+                        if rb != 32:
+                            h = (h ^ np.uint64(rb)) * fnv_prime
+                            length += 1
+                        elif length > 0:
+                            items[k] = _fmix64(h ^ np.uint64(length))
+                            k += 1
+                            h = fnv_offset
+                            length = 0
+                    m += nbytes
+                    continue
+                m += 1
+                if 65 <= byte <= 90:
+                    byte += 32
+                if (97 <= byte <= 122) or (48 <= byte <= 57):
+                    h = (h ^ np.uint64(byte)) * fnv_prime
+                    length += 1
+                elif byte == 39 or byte == 96:
+                    continue  # apostrophes are deleted, not separators
+                elif length > 0:
+                    items[k] = _fmix64(h ^ np.uint64(length))
+                    k += 1
+                    h = fnv_offset
+                    length = 0
             i = j
     text_items[n] = k
     return items[:k].copy(), chunk_lengths[:k].copy(), text_items
