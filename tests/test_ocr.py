@@ -165,7 +165,7 @@ def test_seed_errors_fixed_without_a_table(seed_run) -> None:
 def test_seed_rare_correct_words_untouched(seed_run) -> None:
     _, results = seed_run
     touched = {e.before for _, edits in results for e in edits}
-    rare = {"Tammerfors", "Oktiabria", "Blumkin", "Sklarz", "VChK", "Gorki", "Ordzhonikidze", "politbureau",
+    rare = {"Tammerfors", "Oktiabria", "Blumkin", "Sklarz", "VChK", "Gorki", "Ordzhonikidze", "politbureau", "Woll",
             "Dzerzhinskii", "Chalidze", "Petrograd", "Radek", "Trotsky"}
     assert not rare & touched
 
@@ -376,3 +376,49 @@ def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None
     vocabulary = count_vocabulary(p.ocr for p in pairs[::8])
     batched, one_by_one = _maps_both_ways(vocabulary, min_confidence=0.8)
     assert len(batched) > 20 and batched == one_by_one
+
+
+# --- context ------------------------------------------------------------------
+
+
+def _seed_sentence_with(word: str) -> str:
+    """The first seed sentence that has ``word`` as a whole word (real prose around a planted error)."""
+    import re
+
+    for paragraph in _seed_paragraphs():
+        for sentence in re.split(r"(?<=[.!?])\s+", paragraph):
+            if re.search(rf"\b{word}\b", sentence):
+                return sentence
+    raise AssertionError(f"no seed sentence has {word!r}")
+
+
+@pytest.mark.parametrize("right, wrong", [("for", "tor"), ("he", "lie"), ("of", "ot")])
+def test_real_word_errors_are_fixed_in_context(right: str, wrong: str) -> None:
+    import re
+
+    sentence = _seed_sentence_with(right)
+    damaged = re.sub(rf"\b{right}\b", wrong, sentence, count=1)
+    # as in a run: the damaged paragraph is part of the vocabulary counted first
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*_seed_paragraphs(), damaged]))
+    fixed, edits = corrector(damaged)
+    assert any(e.before == wrong and e.after == right and e.rule.startswith("context") for e in edits)
+    _check_edits(damaged, fixed, edits)
+
+
+def test_context_keeps_the_real_word_when_it_fits(corrector: OcrCorrector) -> None:
+    # the same words in the seeds' own, correct sentences stay as they are
+    for word in ("for", "he", "of"):
+        sentence = _seed_sentence_with(word)
+        assert corrector(sentence)[0] == sentence or all(e.before != word for e in corrector(sentence)[1])
+
+
+def test_misread_capital_mid_clause_becomes_lower_case() -> None:
+    text = "Lenin came back Avith a warning. Avith that, he left."
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*_seed_paragraphs(), text]))
+    assert corrector(text)[0] == "Lenin came back with a warning. With that, he left."
+
+
+def test_context_can_be_switched_off() -> None:
+    damaged = _seed_sentence_with("for").replace(" for ", " tor ", 1)
+    vocabulary = count_vocabulary([*_seed_paragraphs(), damaged])
+    assert " tor " in OcrCorrector(corpus_vocabulary=vocabulary, context=False)(damaged)[0]

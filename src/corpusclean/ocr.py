@@ -23,11 +23,14 @@ import collections
 import math
 import sys
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import regex
 
 from corpusclean.edits import Edit
+
+if TYPE_CHECKING:
+    from corpusclean.ocr_model import ContextCandidates
 
 STAGE = "ocr"
 
@@ -179,6 +182,26 @@ def transfer_case(source: str, target: str) -> str:
     return target
 
 
+CONTEXT_EVIDENCE = 2.0
+"""The neighbours must favour one reading of a token at least this much over another to be heard."""
+
+
+def has_context_shape(token: str) -> bool:
+    """Whether a vocabulary token is a plain word the context pass may weigh (two letters will do: ``ot the``)."""
+    return len(token) >= 2 and token.isalpha() and (token.islower() or token.istitle())
+
+
+def _case_in_context(token: str, candidate: str, mid_clause: bool) -> str:
+    """``candidate`` cased like ``token``, except that a capital which was itself misread is dropped mid-clause.
+
+    ``Avith`` after a lower-case word is ``with``: the capital ``A`` was
+    half of a misread ``w``, not the start of a sentence or a name.
+    """
+    if mid_clause and token[:1].isupper() and token[1:].islower() and token[:1].lower() != candidate[:1]:
+        return candidate
+    return transfer_case(token, candidate)
+
+
 class OcrCorrector:
     """The OCR-correction stage for one language and one run's settings.
 
@@ -201,6 +224,10 @@ class OcrCorrector:
         calibrated: Report and threshold the calibrated confidence (the
             precision changes like this one had on held-out ICDAR data, see
             ``scripts/learn_ocr_calibration.py``) instead of the raw posterior.
+        context: Weigh each occurrence of a doubtful token against its
+            neighbours (:mod:`corpusclean.ocr_context`): real-word errors
+            (``tor the`` -> ``for the``) and a second opinion on the
+            word-level verdicts. English only; needs a run vocabulary.
 
     Raises:
         ValueError: if a word is both protected and in the table, or
@@ -217,6 +244,7 @@ class OcrCorrector:
         corpus_vocabulary: Mapping[str, int] | None = None,
         automatic: bool = True,
         calibrated: bool = False,
+        context: bool = True,
     ) -> None:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
@@ -224,6 +252,7 @@ class OcrCorrector:
         self.min_confidence = min_confidence
         self.automatic = automatic
         self.calibrated = calibrated
+        self.context = context
         self.protected = frozenset(word.casefold() for word in protected_words)
         self.substitutions = dict(substitutions or {})
         clashes = sorted(w for w in self.substitutions if w.casefold() in self.protected)
@@ -234,6 +263,7 @@ class OcrCorrector:
         self.corpus_vocabulary = corpus_vocabulary
         self._model = None
         self._decisions: dict[str, Decision] | None = None
+        self._contexts: dict[str, "ContextCandidates"] = {}
         # The run's confusion profile (see prepare): how many of its confident
         # first-pass fixes use each confusion, and how many such fixes there are.
         self._run_counts: dict[str, int] | None = None
@@ -301,7 +331,25 @@ class OcrCorrector:
                     # One string object per rule, so pickle writes each rule once.
                     decisions[token] = (after, sys.intern(rule), confidence)
             self._decisions = _without_chains(decisions)
+            if self.automatic and self.context and self.corpus_vocabulary:
+                self._contexts = self._context_map()
         return self._decisions
+
+    def _context_map(self) -> dict[str, "ContextCandidates"]:
+        """The vocabulary tokens whose occurrences the context pass weighs, with their hypotheses."""
+        from corpusclean.ocr_context import load_bigram_context
+
+        if load_bigram_context(self.language) is None:
+            return {}
+        model = self.model
+        contexts: dict[str, ContextCandidates] = {}
+        for token in self.corpus_vocabulary or ():
+            if not has_context_shape(token) or self._is_frozen(token):
+                continue
+            found = model.context_candidates(token.lower())
+            if found is not None:
+                contexts[token] = found
+        return contexts
 
     def _learn_run_profile(self) -> None:
         """First pass (one EM step): which confusions this run's confident fixes use.
@@ -419,11 +467,15 @@ class OcrCorrector:
         elif vocabulary and _SKIP_HINT_RE.search(text) is None:
             # Fast path: a paragraph whose every token the map decided to keep needs no per-token loop.
             tokens = set(_PLAIN_WORD_RE.findall(text))
-            if decisions.keys().isdisjoint(tokens) and tokens <= vocabulary.keys():
+            if (
+                decisions.keys().isdisjoint(tokens) and self._contexts.keys().isdisjoint(tokens)
+                and tokens <= vocabulary.keys()
+            ):
                 return text, edits
+        matches = list(iter_words(text)) if self._contexts else None
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
-        for match in iter_words(text):
+        for match in matches if matches is not None else iter_words(text):
             token = match.group()
             decision = decisions.get(token)
             if decision is None and (token in vocabulary or token in self._unchanged):
@@ -439,10 +491,91 @@ class OcrCorrector:
                 continue
             for offset, before, after, rule, confidence in self._token_edits(token):
                 edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
+        if matches:
+            edits = self._weigh_context(text, matches, edits, claimed)
         if not edits:
             return text, edits
         edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
+
+    def _weigh_context(
+        self, text: str, matches: list[regex.Match[str]], edits: list[Edit], claimed: list[tuple[int, int]]
+    ) -> list[Edit]:
+        """Second opinion from the neighbours on each token of the context map (see :mod:`corpusclean.ocr_context`).
+
+        Each hypothesis for the token (keep it, or one of its candidates)
+        has its unigram score multiplied by its association with the words
+        either side (as the word-level pass left them) and renormalised. A
+        candidate reaching ``min_confidence`` is made (rule ``context ...``);
+        a word-level change context leaves below it is withdrawn. Where the
+        neighbours say nothing (no neighbour in the same clause, or every
+        hypothesis fits them alike) the word-level verdict stands.
+        """
+        from corpusclean.ocr_context import load_bigram_context
+
+        bigram = load_bigram_context(self.language)
+        key = bigram.key
+        contexts = self._contexts
+        by_start = {edit.position: edit for edit in edits}
+        replaced: dict[int, str] = {}  # match index -> the word as context left it
+
+        def neighbour(j: int) -> str | None:
+            if j in replaced:
+                return replaced[j]
+            edit = by_start.get(matches[j].start())
+            word = edit.after if edit is not None and edit.before == matches[j].group() else matches[j].group()
+            return key(word)
+
+        changed = False
+        last = len(matches) - 1
+        for i, match in enumerate(matches):
+            token = match.group()
+            entry = contexts.get(token)
+            if entry is None:
+                continue
+            start, end = match.span()
+            existing = by_start.get(start)
+            if existing is not None and existing.before != token:
+                continue  # a change to part of the token
+            if any(a < end and start < b for a, b in claimed):
+                continue
+            left = neighbour(i - 1) if i and text[matches[i - 1].end() : start].isspace() else None
+            right = neighbour(i + 1) if i < last and text[end : matches[i + 1].start()].isspace() else None
+            if left is None and right is None:
+                continue
+            lower = token.lower()
+            fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
+            if max(fits) < CONTEXT_EVIDENCE * min(fits):
+                continue  # the neighbours fit every reading alike
+            scores = [entry.keep * fits[0]] + [s * f for (_, s, _), f in zip(entry.candidates, fits[1:])]
+            total = sum(scores)
+            best = max(range(len(scores)), key=scores.__getitem__)
+            confidence = scores[best] / total
+            mid_clause = left is not None and matches[i - 1].group()[:1].islower()
+            if best and confidence >= self.min_confidence:
+                candidate, _, rule = entry.candidates[best - 1]
+                if existing is None and mid_clause and token[:1].isupper() and token[:1].lower() == candidate[:1]:
+                    continue  # a capital mid-clause that is no misread marks a name (Green and Woll)
+                after = _case_in_context(token, candidate, mid_clause)
+                if existing is not None and existing.after.lower() == candidate:
+                    if existing.after == after:
+                        continue
+                    new = Edit(STAGE, existing.rule, start, token, after, existing.confidence)
+                else:
+                    new = Edit(STAGE, "context " + rule, start, token, after, round(confidence, 4))
+                by_start[start] = new
+                replaced[i] = key(candidate)
+                changed = True
+            elif existing is not None:
+                chosen = existing.after.lower()
+                share = sum(s for (c, _, _), s in zip(entry.candidates, scores[1:]) if c == chosen) / total
+                if share < self.min_confidence:
+                    del by_start[start]
+                    replaced[i] = key(lower)
+                    changed = True
+        if not changed:
+            return edits
+        return sorted(by_start.values(), key=lambda e: e.position)
 
     def _token_edits(self, token: str) -> list[TokenEdit]:
         """The edits for a token outside the decision map, relative to its start (memoised)."""

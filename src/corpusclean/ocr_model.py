@@ -83,6 +83,12 @@ MIN_LIFT = 0.0
 """A change whose rarest confusion this run makes less often than OCR in general (log lift) is not made."""
 CAPITALISED_RARE_LIFT = 1.5
 """The log lift a capitalised word needs to become a rare candidate (a name for a name)."""
+REAL_WORD_TRUST = 1.0
+"""With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
+CONTEXT_CANDIDATES = 5
+"""Corrections of one token that context chooses among at most."""
+CONTEXT_MIN_ODDS = 1e-4
+"""A token is weighed in context only if its best candidate scores at least this share of keeping it."""
 
 TALL_LOWER = frozenset("bdfhkl")
 """Lower-case letters with an ascender, which OCR reads as capitals (``l`` as ``I``)."""
@@ -257,6 +263,15 @@ def is_plural_guess(token: str, candidate: str) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ContextCandidates:
+    """A token's hypotheses for the context pass: the unigram score of keeping it and of each candidate."""
+
+    keep: float
+    candidates: tuple[tuple[str, float, str], ...]
+    """(candidate, score, rule), best score first."""
+
+
 @dataclass
 class NoisyChannelModel:
     """The automatic corrector for one run (see the module docstring)."""
@@ -274,6 +289,7 @@ class NoisyChannelModel:
     cased: Mapping[str, int] = field(default_factory=dict)
     _cache: dict[str, Correction | None] = field(default_factory=dict)
     _lexicon_errors: dict[str, bool] = field(default_factory=dict)
+    _context_cache: dict[str, "ContextCandidates | None"] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -479,6 +495,62 @@ class NoisyChannelModel:
         if use_corpus and (not self.looks_like_a_fix(word, best) or is_plural_guess(word, best)):
             return None
         return Correction(best, "confusion " + " ".join(rules()), confidence)
+
+    def context_candidates(self, word: str) -> ContextCandidates | None:
+        """What context may choose among for lower-case ``word``: keeping it, or its likeliest corrections.
+
+        Scores are the unigram model's (prior times channel; the token's own
+        prior for keeping it), so with no context evidence the choice is the
+        one :meth:`decide` would make before its filters. A word the lexicon
+        knows (a real-word error, ``tor`` for ``for``) is weighed against
+        frequent words one confusion away, and keeping it is
+        :data:`REAL_WORD_TRUST` times likelier than its frequency says.
+        ``None`` when no candidate could win even with the strongest context
+        (see :data:`CONTEXT_MIN_ODDS`). Cached per word.
+        """
+        try:
+            return self._context_cache[word]
+        except KeyError:
+            pass
+        found = self._context_candidates(word)
+        self._context_cache[word] = found
+        return found
+
+    def _context_candidates(self, word: str) -> ContextCandidates | None:
+        known = word in self.lexicon
+        if known:
+            keep = REAL_WORD_TRUST * max(self.lexicon[word], self.corpus_rate(word, SELF_DISCOUNT))
+            ranked = self.searcher.ranked(word, 1, MIN_CHANNEL, lexicon_frequencies(self.language), CONTEXT_CANDIDATES)
+            scored = [
+                (c, lexicon_frequencies(self.language)[self.lexicon_trie.word_id(c)] * p, rules)
+                for c, p, rules in ranked
+                if self.lexicon.get(c, 0.0) >= COMMON_CANDIDATE and not is_plural_guess(word, c)
+            ]
+        else:
+            if self.is_archaic_spelling(word):
+                return None
+            keep = self.prior(word)
+            repeated = self.corpus_rate(word, SELF_DISCOUNT)
+            if repeated > keep:
+                keep = repeated
+            max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)
+            ranked = self.searcher.ranked(word, max_confusions, MIN_CHANNEL, self.lexicon_priors, CONTEXT_CANDIDATES)
+            scored = [
+                (c, self.lexicon_priors[self.lexicon_trie.word_id(c)] * p, rules) for c, p, rules in ranked
+            ]
+            found = self.searcher.search(word, max_confusions, MIN_CHANNEL, self.lexicon_priors)
+            for candidate, channel, chain in found.run_words:
+                prior = self.candidate_prior(candidate, word) if candidate != word else 0.0
+                if prior:
+                    scored.append((candidate, prior * channel, found.explain(chain)))
+            scored = [
+                (c, s, r) for c, s, r in scored if self.looks_like_a_fix(word, c) and not is_plural_guess(word, c)
+            ]
+        scored.sort(key=lambda item: -item[1])
+        scored = scored[:CONTEXT_CANDIDATES]
+        if not scored or scored[0][1] < CONTEXT_MIN_ODDS * keep:
+            return None
+        return ContextCandidates(keep, tuple((c, s, "confusion " + " ".join(r)) for c, s, r in scored))
 
     def is_archaic_spelling(self, word: str) -> bool:
         """Whether ``word`` is an early-modern spelling of a common word, not OCR damage.

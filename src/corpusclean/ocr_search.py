@@ -404,6 +404,46 @@ class CandidateSearch:
             run_words, explain, 0 if best >= 0 else -1,
         )
 
+    def ranked(
+        self, token: str, max_confusions: int, min_channel: float, prior: np.ndarray, limit: int
+    ) -> list[tuple[str, float, tuple[str, ...]]]:
+        """The ``limit`` lexicon words with the highest ``prior * channel`` that confusions turn into ``token``.
+
+        Returns (word, P(token | word) by its most probable path, that path's
+        confusions), best first; the token itself and words with no prior are
+        left out. The context model (:mod:`corpusclean.ocr_context`) chooses
+        among these per occurrence, so it needs more than the single best.
+        """
+        found, logged = _search(
+            encode(token), self.lexicon.nodes, _EMPTY_TRIE, self.confusions.keys, self.confusions.intended,
+            self.confusions.probability, max_confusions, min_channel,
+            self._stack, self._stack_prob, self._log, self._out, self._out_prob,
+        )
+        if not found:
+            return []
+        words = self._out[1, :found].astype(np.int64)
+        channel = self._out_prob[:found]
+        keep = (self._out[0, :found] == 0) & (words != self.lexicon.word_id(token)) & (prior[words] > 0.0)
+        rows = np.flatnonzero(keep)
+        if not len(rows):
+            return []
+        # each word once, by its most probable path
+        rows = rows[np.lexsort((-channel[rows], words[rows]))]
+        rows = rows[np.r_[True, words[rows][1:] != words[rows][:-1]]]
+        rows = rows[np.argsort(-(prior[words[rows]] * channel[rows]), kind="stable")[:limit]]
+        log, names = self._log, self.confusions.rules
+
+        def explain(chain: int) -> tuple[str, ...]:
+            named: list[str] = []
+            while chain >= 0:
+                named.append(names[log[1, chain]])
+                chain = int(log[0, chain])
+            return tuple(reversed(named))
+
+        return [
+            (self.lexicon.words[words[k]], float(channel[k]), explain(int(self._out[2, k]))) for k in rows.tolist()
+        ]
+
     def search(
         self, token: str, max_confusions: int, min_channel: float, prior: np.ndarray, use_run: bool = True
     ) -> SearchResult:

@@ -1,0 +1,93 @@
+"""Word context for the OCR corrector: how well a word fits beside its neighbours.
+
+A word alone cannot tell ``sec the archive`` from ``see the archive``, nor
+``tor`` (a hill) from ``for``: both spellings are words. Its neighbours can.
+This module scores that with word bigram counts from the Google Web
+Trillion Word Corpus as shipped by ``wordsegment`` (333k words, 286k word
+pairs that occur at least 100,000 times; Apache 2.0), through one number per
+neighbour, the *association* of two words::
+
+    association(a, b) = count(a b) * N / (count(a) * count(b))
+
+1 when the two are independent, above 1 when ``b`` follows ``a`` more often
+than chance (``of the``), below 1 when less. A pair the list lacks occurred
+fewer than the list's floor of times; that bounds its association from
+above, so ``tor the`` (two words that would meet often by chance) is
+evidence against ``tor``, while two rare words not listed together say
+nothing. A word the list lacks has no evidence either way (1).
+
+The corrector (:mod:`corpusclean.ocr`) multiplies each hypothesis for a
+token, keeping it or one of its candidates, by its associations with the
+words on either side and renormalises.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+MAX_ASSOCIATION = 1e3
+"""Cap on one neighbour's evidence either way: the counts are web text, ours is print."""
+UNLISTED_SHARE = 0.5
+"""An unlisted pair is taken to occur this share of the list's floor count (its upper bound)."""
+
+
+class BigramContext:
+    """Word and word-pair counts (lower case, apostrophes dropped) and the associations they imply."""
+
+    def __init__(self, unigrams: dict[str, float], bigrams: dict[str, float], total: float) -> None:
+        self.unigrams = unigrams
+        self.bigrams = bigrams
+        self.total = total
+        self.floor = min(bigrams.values(), default=1.0)
+
+    @staticmethod
+    def key(word: str) -> str:
+        """A word as the counts spell it (``don't`` -> ``dont``)."""
+        return word.lower().replace("'", "").replace("’", "")
+
+    def association(self, left: str | None, right: str | None) -> float:
+        """How much more often ``right`` follows ``left`` than chance would have it (1: no evidence).
+
+        Both words must be in :meth:`key` form; ``None`` (no neighbour in
+        the same clause) gives 1.
+        """
+        if left is None or right is None:
+            return 1.0
+        count_left = self.unigrams.get(left)
+        count_right = self.unigrams.get(right)
+        if not count_left or not count_right:
+            return 1.0
+        expected = count_left * count_right / self.total
+        pair = self.bigrams.get(left + " " + right)
+        if pair is None:
+            return max(min(1.0, UNLISTED_SHARE * self.floor / expected), 1.0 / MAX_ASSOCIATION)
+        return max(min(pair / expected, MAX_ASSOCIATION), 1.0 / MAX_ASSOCIATION)
+
+    def fit(self, left: str | None, word: str, right: str | None) -> float:
+        """``word``'s association with the word before it times that with the word after it."""
+        return self.association(left, word) * self.association(word, right)
+
+
+# wordsegment's own total: the number of word tokens its counts were taken from
+WORDSEGMENT_TOTAL = 1024908267229.0
+
+
+@functools.cache
+def load_bigram_context(language: str) -> BigramContext | None:
+    """The bigram context for ``language`` (English only: ``None`` for any other), loaded once per process."""
+    if language != "en":
+        return None
+    files = resources.files("wordsegment")
+    unigrams: dict[str, float] = {}
+    for line in files.joinpath("unigrams.txt").read_text(encoding="utf-8").splitlines():
+        word, _, count = line.partition("\t")
+        unigrams[word] = unigrams.get(word, 0.0) + float(count)
+    bigrams: dict[str, float] = {}
+    for line in files.joinpath("bigrams.txt").read_text(encoding="utf-8").splitlines():
+        pair, _, count = line.partition("\t")
+        if pair.startswith("<s> "):
+            continue  # sentence starts: the corrector has no reliable sentence boundaries
+        # the file holds some pairs twice (two passes over the corpus): their counts add up
+        bigrams[pair] = bigrams.get(pair, 0.0) + float(count)
+    return BigramContext(unigrams, bigrams, WORDSEGMENT_TOTAL)
