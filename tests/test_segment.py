@@ -100,3 +100,49 @@ def test_streamed_segmentation_of_one_huge_line_conserves_text():
     starts, originals = streamed.column("start_offset").to_pylist(), streamed.column("original_text").to_pylist()
     assert all(text[s : s + len(o)] == o for s, o in zip(starts, originals))
     assert _without_space("".join(originals)) == _without_space(text)
+
+
+_SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
+        | st.text(alphabet="ab. é—’!?\n" + _SPACES, max_size=60),
+        max_size=8,
+    ),
+    st.sampled_from([5, 20, 2000]),
+)
+def test_compiled_segmentation_equals_the_per_paragraph_strings(parts, max_chars):
+    from corpusclean.segment import _segment_document_strings, segment_documents
+
+    text = "\n\n".join(parts)
+    fast = segment_document("dir/ä.txt", text, max_chars, first_index=3, offset=10)
+    slow = _segment_document_strings("dir/ä.txt", text, max_chars, first_index=3, offset=10)
+    assert fast.equals(slow)
+    documents = [("a.txt", text), ("b.txt", ""), ("c.txt", " x\n\n\ny ")]
+    many = segment_documents(documents, max_chars, batch_bytes=7)
+    assert many.equals(pa_concat([segment_document(s, t, max_chars) for s, t in documents]))
+    lean = segment_documents(documents, max_chars, original_text=False)
+    assert lean.equals(many.drop_columns(["original_text"]))
+
+
+def pa_concat(tables):
+    import pyarrow as pa
+
+    return pa.concat_tables(tables)
+
+
+def test_join_lines_spaces_are_python_whitespace():
+    import sys
+
+    from corpusclean.segment import _collapse_spaces
+    import numpy as np
+
+    for c in range(sys.maxunicode + 1):
+        if 0xD800 <= c < 0xE000:
+            continue
+        data = np.frombuffer(f"a{chr(c)}b".encode(), dtype=np.uint8)
+        _, out = _collapse_spaces(data, np.array([0]), np.array([len(data)]))
+        assert out.tobytes().decode() == join_lines(f"a{chr(c)}b"), hex(c)

@@ -1,8 +1,10 @@
 """corpusclean, dedup stage alone: ``corpusclean.dedup.deduplicate`` on the corpus paragraphs.
 
 Runs in the product's virtualenv. Pages are segmented with
-``corpusclean.segment.segment_document`` (the product's own paragraph split),
-then deduplicated in one call; each removed paragraph gives the edge
+``corpusclean.segment.segment_documents`` (the product's own paragraph split,
+the rows ``segment_document`` gives, read one page at a time; without the
+``original_text`` column, which deduplication does not read), then
+deduplicated in one call; each removed paragraph gives the edge
 ``(kept paragraph, removed paragraph)``.
 """
 
@@ -19,16 +21,11 @@ from common import Report, page_paths, parse_args, write_edges  # noqa: E402
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     report = Report(args)
-    import pyarrow as pa
-
     from corpusclean.dedup import deduplicate
-    from corpusclean.segment import segment_document
+    from corpusclean.segment import segment_documents
 
-    tables = []
-    for path in page_paths(args.pages):
-        source = path.relative_to(args.pages).as_posix()
-        tables.append(segment_document(source, path.read_text(encoding="utf-8")))
-    paragraphs = pa.concat_tables(tables)
+    pages = ((path.relative_to(args.pages).as_posix(), path.read_text(encoding="utf-8")) for path in page_paths(args.pages))
+    paragraphs = segment_documents(pages, original_text=False)
     report.phase("segment")
     result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers)
     report.phase("deduplicate")

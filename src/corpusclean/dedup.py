@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 from corpusclean import containment, lsh
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import TokenBatch, normalize_batch, tokenize_batch
-from corpusclean.parallel import as_text_array, map_shards
+from corpusclean.parallel import map_shards
 from corpusclean.shingles import (
     SHINGLINGS,
     ShingleSets,
@@ -131,7 +131,7 @@ class Features:
         )
 
 
-def featurize(texts: pa.Array, *, num_perm: int, seed: int, shingle_size: int, shingle: str = "word") -> Features:
+def featurize(texts: pa.Array | pa.ChunkedArray, *, num_perm: int, seed: int, shingle_size: int, shingle: str = "word") -> Features:
     """Exact keys, shingle sets and signatures of one shard of texts.
 
     The exact key hashes the normalised token sequence (word) or, equivalently
@@ -251,7 +251,7 @@ def deduplicate(
         bands, rows = bands or default_bands, rows or default_rows
 
     n = paragraphs.num_rows
-    texts = as_text_array(paragraphs.column("text"))
+    texts = paragraphs.column("text")  # sharded as it is: each shard is made contiguous, not the whole column
     features = Features.concatenate(
         map_shards(featurize, texts, workers, num_perm=num_perm, seed=seed, shingle_size=shingle_size, shingle=shingle),
         num_perm,

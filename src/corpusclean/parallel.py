@@ -34,12 +34,15 @@ SHARD_CHARS = 2_000_000
 """Target size of one shard of :func:`map_shards`, in UTF-8 bytes of text."""
 
 
-def shard_bounds(texts: pa.Array, shards: int) -> list[tuple[int, int]]:
+def shard_bounds(texts: pa.Array | pa.ChunkedArray, shards: int) -> list[tuple[int, int]]:
     """Split rows into at most ``shards`` contiguous ranges of similar total length."""
     n = len(texts)
     if n == 0:
         return []
-    lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = pc.fill_null(pc.binary_length(texts), 0)
+    if isinstance(lengths, pa.ChunkedArray):
+        lengths = lengths.combine_chunks()
+    lengths = lengths.to_numpy(zero_copy_only=False).astype(np.int64)
     cumulative = np.cumsum(lengths)
     targets = cumulative[-1] * np.arange(1, shards) / shards
     cuts = np.unique(np.concatenate([[0], np.searchsorted(cumulative, targets, side="right"), [n]]))
@@ -55,7 +58,9 @@ def map_shards(
     chosen from the texts alone, so the list returned is the same for any
     ``workers``. ``fn`` should spend its time in GIL-releasing code.
     """
-    array = as_text_array(texts)
+    # A chunked column is sliced as it is (no copy of the whole column); each shard is
+    # made contiguous by ``fn`` (e.g. through :func:`as_text_array`).
+    array = texts if isinstance(texts, pa.ChunkedArray) else as_text_array(texts)
     if len(array) == 0:
         return []
     total = int(pc.sum(pc.binary_length(array)).as_py() or 0)

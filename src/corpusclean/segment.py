@@ -13,8 +13,11 @@ document with only whitespace removed between them.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from typing import Iterable, Iterator
 
+import numba
+import numpy as np
 import pyarrow as pa
 import regex
 
@@ -148,6 +151,198 @@ def segment_document(source: str, text: str, max_chars: int = 2000, *, first_ind
 
     ``first_index`` and ``offset`` place a part of a longer document (see :func:`segment_stream`).
     """
+    try:
+        return _segment_batch([(source, text, first_index, offset)], max_chars, True)
+    except UnicodeEncodeError:  # lone surrogates: the per-paragraph path reports them as before
+        return _segment_document_strings(source, text, max_chars, first_index=first_index, offset=offset)
+
+
+def segment_documents(
+    documents: Iterable[tuple[str, str]], max_chars: int = 2000, *, original_text: bool = True, batch_bytes: int = 64 << 20
+) -> pa.Table:
+    """Segment many ``(source, text)`` documents into one table.
+
+    The rows are those of ``pa.concat_tables([segment_document(s, t, max_chars) for s, t in documents])``;
+    with ``original_text=False`` that column is left out (callers that only
+    deduplicate do not need a second copy of the text). Documents are
+    handled in batches of about ``batch_bytes`` of text, one compiled pass per batch.
+    """
+    tables: list[pa.Table] = []
+    batch: list[tuple[str, str, int, int]] = []
+    size = 0
+    for source, text in documents:
+        batch.append((source, text, 0, 0))
+        size += len(text)
+        if size >= batch_bytes:
+            tables.append(_segment_batch_or_each(batch, max_chars, original_text))
+            batch, size = [], 0
+    if batch or not tables:
+        tables.append(_segment_batch_or_each(batch, max_chars, original_text))
+    return pa.concat_tables(tables)
+
+
+def _segment_batch_or_each(batch: list[tuple[str, str, int, int]], max_chars: int, original_text: bool) -> pa.Table:
+    try:
+        return _segment_batch(batch, max_chars, original_text)
+    except UnicodeEncodeError:
+        tables = [segment_document(source, text, max_chars) for source, text, _, _ in batch]
+        table = pa.concat_tables(tables) if tables else PARAGRAPH_SCHEMA.empty_table()
+        return table if original_text else table.drop_columns(["original_text"])
+
+
+def _segment_batch(documents: list[tuple[str, str, int, int]], max_chars: int, original_text: bool) -> pa.Table:
+    """``(source, text, first_index, offset)`` documents into one table (raises UnicodeEncodeError on surrogates).
+
+    Spans come from :func:`paragraph_spans` on the ``str``; the paragraph
+    texts are then cut from the UTF-8 bytes of all documents in one compiled
+    pass (``original_text`` as is, ``text`` with :func:`join_lines` applied),
+    so no Python string is made per paragraph.
+    """
+    encoded: list[bytes] = []
+    starts: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    char_starts: list[np.ndarray] = []
+    char_ends: list[np.ndarray] = []
+    ids: list[str] = []
+    sources: list[str] = []
+    counts: list[int] = []
+    indices: list[np.ndarray] = []
+    base = 0
+    for source, text, first_index, offset in documents:
+        data = text.encode("utf-8")
+        spans = np.fromiter(itertools.chain.from_iterable(paragraph_spans(text, max_chars)), dtype=np.int64).reshape(-1, 2)
+        if len(data) == len(text):
+            byte_spans = spans
+        else:  # byte position of each character position
+            raw = np.frombuffer(data, dtype=np.uint8)
+            char_at = np.append(np.flatnonzero((raw & 0xC0) != 0x80), len(data))
+            byte_spans = char_at[spans]
+        prefix = source.encode("utf-8", "surrogatepass") + b"\0"
+        view = memoryview(data)
+        for index, (start, end) in enumerate(byte_spans.tolist(), start=first_index):
+            digest = hashlib.blake2b(prefix, digest_size=8)
+            digest.update(b"%d\0" % index)
+            digest.update(view[start:end])
+            ids.append(digest.hexdigest())
+        encoded.append(data)
+        starts.append(byte_spans[:, 0] + base)
+        ends.append(byte_spans[:, 1] + base)
+        char_starts.append(spans[:, 0] + offset)
+        char_ends.append(spans[:, 1] + offset)
+        indices.append(np.arange(first_index, first_index + len(spans), dtype=np.int64))
+        sources.append(source)
+        counts.append(len(spans))
+        base += len(data)
+    buffer = np.frombuffer(b"".join(encoded), dtype=np.uint8) if base else np.zeros(0, np.uint8)
+    del encoded
+    start = np.concatenate(starts) if starts else np.zeros(0, np.int64)
+    end = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+    n = len(start)
+    columns: dict[str, pa.Array] = {
+        "paragraph_id": pa.array(ids, pa.string()),
+        "source": pa.array(sources, pa.string()).take(pa.array(np.repeat(np.arange(len(sources)), counts), pa.int64())),
+        "paragraph_index": pa.array(np.concatenate(indices) if indices else np.zeros(0, np.int64), pa.int64()),
+        "start_offset": pa.array(np.concatenate(char_starts) if char_starts else np.zeros(0, np.int64), pa.int64()),
+        "end_offset": pa.array(np.concatenate(char_ends) if char_ends else np.zeros(0, np.int64), pa.int64()),
+    }
+    if original_text:
+        columns["original_text"] = _string_array(*_gather(buffer, start, end), n)
+    columns["text"] = _string_array(*_collapse_spaces(buffer, start, end), n)
+    schema = PARAGRAPH_SCHEMA if original_text else pa.schema([f for f in PARAGRAPH_SCHEMA if f.name != "original_text"])
+    return pa.table(columns, schema=schema)
+
+
+def _string_array(offsets: np.ndarray, data: np.ndarray, n: int) -> pa.Array:
+    """An Arrow ``string`` array wrapping ``int64`` offsets (narrowed) and UTF-8 ``data``."""
+    if offsets[-1] >= 2**31:
+        return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]).cast(pa.string())
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(buffer, starts, ends):  # pragma: no cover - compiled
+    """The byte ranges ``buffer[starts[i]:ends[i]]`` one after another: ``(offsets, data)``."""
+    n = starts.size
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + ends[i] - starts[i]
+    data = np.empty(offsets[n], dtype=np.uint8)
+    for i in range(n):
+        data[offsets[i] : offsets[i + 1]] = buffer[starts[i] : ends[i]]
+    return offsets, data
+
+
+@numba.njit(cache=True, nogil=True)
+def _space_bytes(buffer, i, end):  # pragma: no cover - compiled
+    """Byte length of the ``str.isspace`` character at ``buffer[i]``, or 0 if it is not one."""
+    b = buffer[i]
+    if b == 32 or 9 <= b <= 13 or 0x1C <= b <= 0x1F:
+        return 1
+    if b < 0xC2:
+        return 0
+    if b == 0xC2:  # U+0085, U+00A0
+        return 2 if i + 1 < end and (buffer[i + 1] == 0x85 or buffer[i + 1] == 0xA0) else 0
+    if i + 2 >= end:
+        return 0
+    b1 = buffer[i + 1]
+    b2 = buffer[i + 2]
+    if b == 0xE1:  # U+1680
+        return 3 if b1 == 0x9A and b2 == 0x80 else 0
+    if b == 0xE2:  # U+2000-200A, U+2028, U+2029, U+202F; U+205F
+        if b1 == 0x80 and (b2 <= 0x8A or b2 == 0xA8 or b2 == 0xA9 or b2 == 0xAF):
+            return 3
+        return 3 if b1 == 0x81 and b2 == 0x9F else 0
+    if b == 0xE3:  # U+3000
+        return 3 if b1 == 0x80 and b2 == 0x80 else 0
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _collapse_spaces(buffer, starts, ends):  # pragma: no cover - compiled
+    """:func:`join_lines` of each byte range: ``(offsets, data)``."""
+    n = starts.size
+    total = 0
+    for i in range(n):
+        total += ends[i] - starts[i]
+    data = np.empty(total, dtype=np.uint8)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    c = 0
+    for i in range(n):
+        j = starts[i]
+        end = ends[i]
+        pending = False
+        first = c
+        while j < end:
+            b = buffer[j]
+            if 32 < b < 0x80:  # the common case: printable ASCII
+                if pending:
+                    data[c] = 32
+                    c += 1
+                    pending = False
+                data[c] = b
+                c += 1
+                j += 1
+                continue
+            w = _space_bytes(buffer, j, end)
+            if w:
+                pending = c > first
+                j += w
+                continue
+            if pending:
+                data[c] = 32
+                c += 1
+                pending = False
+            data[c] = buffer[j]
+            c += 1
+            j += 1
+        offsets[i + 1] = c
+    return offsets, data[:c].copy()
+
+
+def _segment_document_strings(source: str, text: str, max_chars: int = 2000, *, first_index: int = 0, offset: int = 0) -> pa.Table:
+    """The per-paragraph (Python string) form of :func:`segment_document`."""
     ids: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
