@@ -234,9 +234,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         paragraph_paths = [e.paragraphs for e in inputs]
         if cfg.ocr:
             t = time.perf_counter()
-            vocabulary: collections.Counter[str] = collections.Counter()
-            for entry in inputs:
-                vocabulary.update(entry.load_vocabulary())
+            vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers)
+            durations["vocabulary"] = time.perf_counter() - t
             settings = pipeline.ocr_settings(cfg, vocabulary, substitutions, overrides)
             correct_jobs = pipeline.plan_correct_jobs(inputs, settings, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
             if on_dask:

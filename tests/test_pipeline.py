@@ -12,6 +12,7 @@ from corpusclean.config import CleanConfig
 from corpusclean.edits import replay_edits
 from corpusclean.read import discover_inputs
 from corpusclean.segment import join_lines
+from corpusclean.vocabulary import count_vocabulary
 from conftest import SEED_003, SEEDS
 
 
@@ -26,7 +27,7 @@ def test_prepare_shard_on_seeds_repairs_and_counts():
     assert sum(r.paragraphs for r in shard.reports) == shard.paragraphs.num_rows
     texts = " ".join(shard.paragraphs.column("text").to_pylist())
     assert "“Infected”" in texts
-    assert shard.vocabulary["Lenin"] > 10
+    assert count_vocabulary(shard.paragraphs.column("text"))["Lenin"] > 10
     assert set(shard.edits.column("stage").to_pylist()) == {"encoding"}
 
 

@@ -13,7 +13,6 @@ An entry is complete once its ``entry.json`` exists (written last, by rename).
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import json
@@ -85,14 +84,10 @@ class PreparedInput:
     key: str
     paragraphs: Path
     edits: Path
-    vocabulary: Path
     report: FileReport
     rows: int
     seconds: dict[str, float]
     cached: bool = False
-
-    def load_vocabulary(self) -> collections.Counter[str]:
-        return collections.Counter(json.loads(self.vocabulary.read_text(encoding="utf-8")))
 
 
 class PreparedCache:
@@ -116,7 +111,6 @@ class PreparedCache:
             key=key,
             paragraphs=base / "paragraphs.arrow",
             edits=base / "edits.arrow",
-            vocabulary=base / "vocabulary.json",
             report=FileReport(**data["report"]),
             rows=data["rows"],
             seconds={},
@@ -139,7 +133,6 @@ class PreparedCache:
         key: str,
         paragraphs: pa.Table,
         edits: pa.Table,
-        vocabulary: collections.Counter[str],
         report: FileReport,
         seconds: dict[str, float],
     ) -> PreparedInput:
@@ -147,9 +140,8 @@ class PreparedCache:
         base.mkdir(parents=True, exist_ok=True)
         save_table(paragraphs, base / "paragraphs.arrow")
         save_table(edits, base / "edits.arrow")
-        _write_json(base / "vocabulary.json", dict(vocabulary))
         _write_json(base / "entry.json", {"source": report.source, "rows": paragraphs.num_rows, "report": dataclasses.asdict(report)})
-        return PreparedInput(report.source, key, base / "paragraphs.arrow", base / "edits.arrow", base / "vocabulary.json", report, paragraphs.num_rows, seconds)
+        return PreparedInput(report.source, key, base / "paragraphs.arrow", base / "edits.arrow", report, paragraphs.num_rows, seconds)
 
     def retain(self, keys: Iterable[str]) -> int:
         """Delete every entry not in ``keys``; returns how many were deleted."""
@@ -177,18 +169,16 @@ class EntryWriter:
         self._edits.write(edits)
         self.rows += paragraphs.num_rows
 
-    def finish(self, vocabulary: collections.Counter[str], report: FileReport, seconds: dict[str, float]) -> PreparedInput:
+    def finish(self, report: FileReport, seconds: dict[str, float]) -> PreparedInput:
         from corpusclean.edits import EDIT_SCHEMA
         from corpusclean.segment import PARAGRAPH_SCHEMA
 
         if not self._paragraphs.written:
             self.write(PARAGRAPH_SCHEMA.empty_table(), EDIT_SCHEMA.empty_table())
-        _write_json(self.base / "vocabulary.json", dict(vocabulary))
         # entry.json is written by PreparedCache.writer once the batch files are closed.
         self.pending = {"source": report.source, "rows": self.rows, "report": dataclasses.asdict(report)}
         return PreparedInput(
-            report.source, self.key, self.base / "paragraphs.arrow", self.base / "edits.arrow",
-            self.base / "vocabulary.json", report, self.rows, seconds,
+            report.source, self.key, self.base / "paragraphs.arrow", self.base / "edits.arrow", report, self.rows, seconds,
         )
 
 

@@ -4,9 +4,10 @@ The flow in ``flows/clean_corpus.py`` only orders these calls. Each step takes
 and returns Arrow tables (or small picklable records), so it runs the same in
 a test, in a worker process, on a Dask worker, or inside a Prefect task.
 
-Steps: :func:`prepare_shard` (read → segment → repair encoding, and count the
-vocabulary for OCR) runs per shard of files; :func:`correct_shard` (OCR) runs
-per shard once the whole run's vocabulary is known; :func:`deduplicate_all`
+Steps: :func:`prepare_shard` (read → segment → repair encoding) runs per shard
+of files; :func:`count_run_vocabulary` counts the whole run's vocabulary for
+OCR in one batched pass over the prepared paragraphs; :func:`correct_shard`
+(OCR) runs per shard once that vocabulary is known; :func:`deduplicate_all`
 runs once over every paragraph; :func:`assemble_outputs` builds the tables the
 output contract names.
 """
@@ -47,7 +48,6 @@ class PreparedShard:
     paragraphs: pa.Table
     edits: pa.Table
     reports: list[FileReport]
-    vocabulary: collections.Counter[str] = field(default_factory=collections.Counter)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -95,8 +95,9 @@ def prepare_shard(files: Sequence[InputFile], config: CleanConfig, overrides: Ov
     Undecodable bytes are recorded as ``read`` edits of the paragraph that
     holds them (``position`` is then the offset in ``original_text`` and
     ``before`` the bytes in hex). Encoding edits a reviewer rejected
-    (``overrides``) are undone. When OCR is on, the shard's vocabulary is
-    counted after encoding repair, so the corrector sees clean spellings.
+    (``overrides``) are undone. The OCR stage's vocabulary is counted later,
+    over every prepared paragraph of the run (:func:`count_run_vocabulary`),
+    so the corrector sees clean spellings.
     """
     seconds: dict[str, float] = {}
     tables: list[pa.Table] = []
@@ -116,14 +117,14 @@ def prepare_shard(files: Sequence[InputFile], config: CleanConfig, overrides: Ov
             read_edits.append(_attach_document_edits(table, document.edits))
         _timed(seconds, "segment", start)
     paragraphs = pa.concat_tables(tables) if tables else PARAGRAPH_SCHEMA.empty_table()
-    paragraphs, edits, vocabulary = clean_segmented(paragraphs, config, overrides, seconds)
-    return PreparedShard(paragraphs, concat_edits([*read_edits, edits]), reports, vocabulary, seconds)
+    paragraphs, edits = clean_segmented(paragraphs, config, overrides, seconds)
+    return PreparedShard(paragraphs, concat_edits([*read_edits, edits]), reports, seconds)
 
 
 def clean_segmented(
     paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None, seconds: dict[str, float]
-) -> tuple[pa.Table, pa.Table, collections.Counter[str]]:
-    """The per-paragraph part of the prepare step: encoding repair, rejected edits undone, vocabulary counted."""
+) -> tuple[pa.Table, pa.Table]:
+    """The per-paragraph part of the prepare step: encoding repair, rejected edits undone."""
     edits = EDIT_SCHEMA.empty_table()
     if config.encoding:
         start = time.perf_counter()
@@ -131,14 +132,22 @@ def clean_segmented(
         if overrides:
             paragraphs, edits = apply_rejections(paragraphs, edits, overrides)
         _timed(seconds, "encoding", start)
-    vocabulary: collections.Counter[str] = collections.Counter()
-    if config.ocr:
-        from corpusclean.ocr import count_vocabulary
+    return paragraphs, edits
 
-        start = time.perf_counter()
-        vocabulary = count_vocabulary(paragraphs.column("text").to_pylist())
-        _timed(seconds, "vocabulary", start)
-    return paragraphs, edits, vocabulary
+
+def count_run_vocabulary(paragraph_paths: Sequence[Path], workers: int = 1) -> collections.Counter[str]:
+    """The whole run's vocabulary for OCR: every prepared paragraph's tokens, counted in one batched pass.
+
+    The same counts, in the same order, as :func:`corpusclean.ocr.count_vocabulary`
+    over the paragraphs of ``paragraph_paths`` in that order (see
+    :mod:`corpusclean.vocabulary`); the Arrow files are memory-mapped, not copied.
+    """
+    from corpusclean.vocabulary import count_vocabulary
+
+    chunks = [chunk for path in paragraph_paths for chunk in load_table(path).column("text").chunks]
+    if len({chunk.type for chunk in chunks}) > 1:
+        chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
+    return count_vocabulary(pa.chunked_array(chunks) if chunks else [], workers=workers)
 
 
 def prepare_streamed(
@@ -153,7 +162,6 @@ def prepare_streamed(
     if chunks is None and report.status != "skipped":
         return None
     seconds: dict[str, float] = {}
-    vocabulary: collections.Counter[str] = collections.Counter()
     with cache.writer(key) as entry:
         if chunks is not None:
             pending: list[Edit] = []  # undecodable bytes, positioned in the whole document
@@ -167,12 +175,11 @@ def prepare_streamed(
 
             for table in segment_stream(item.source, texts(), config.max_paragraph_chars):
                 read_edits = _attach_document_edits(table, pending) if pending else EDIT_SCHEMA.empty_table()
-                table, edits, counts = clean_segmented(table, config, overrides, seconds)
-                vocabulary.update(counts)
+                table, edits = clean_segmented(table, config, overrides, seconds)
                 entry.write(table, concat_edits([read_edits, edits]))
                 report.paragraphs += table.num_rows
         _timed(seconds, "stream", start)
-        return entry.finish(vocabulary, report, seconds)
+        return entry.finish(report, seconds)
 
 
 def _attach_document_edits(paragraphs: pa.Table, edits: Sequence[Edit]) -> pa.Table:
@@ -418,7 +425,7 @@ def prepare_job(job: PrepareJob) -> list[PreparedInput]:
                 out.append(streamed)
                 continue
         shard = prepare_shard([item], job.config, job.overrides)
-        out.append(cache.put(key, shard.paragraphs, shard.edits, shard.vocabulary, shard.reports[0], shard.seconds))
+        out.append(cache.put(key, shard.paragraphs, shard.edits, shard.reports[0], shard.seconds))
     return out
 
 

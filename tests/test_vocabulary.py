@@ -1,0 +1,78 @@
+"""The batched vocabulary count gives exactly the per-token definition's counts, in the same order."""
+
+from __future__ import annotations
+
+import collections
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpusclean import ocr, pipeline
+from corpusclean.arrow_io import save_table
+from corpusclean.vocabulary import count_vocabulary
+from _seed_paragraphs import seed_paragraphs
+from conftest import SEEDS
+
+
+def reference_count(texts):
+    """The definition (``corpusclean.ocr.count_vocabulary`` before batching): every token, one text at a time."""
+    counts: collections.Counter[str] = collections.Counter()
+    for text in texts:
+        for match in ocr.TOKEN_RE.finditer(text):
+            if match.lastgroup != "word":
+                continue
+            for part in match.group().split("-"):
+                possessive = ocr._POSSESSIVE_RE.match(part)
+                if possessive:
+                    part = possessive.group("stem")
+                for piece in ocr._CAMEL_SPLIT_RE.split(part):
+                    if piece:
+                        counts[piece] += 1
+    return counts
+
+
+def _same(got: collections.Counter[str], want: collections.Counter[str]) -> None:
+    assert got == want
+    assert list(got) == list(want)  # the same order too: first occurrence
+
+
+def _seed_texts() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    return texts + seed_paragraphs().column("text").to_pylist()
+
+
+@pytest.mark.parametrize("workers, batch_bytes", [(1, 16 << 20), (2, 4096), (1, 1)])
+def test_seeds_count_as_the_definition_and_the_old_counter(workers: int, batch_bytes: int) -> None:
+    texts = _seed_texts()
+    want = reference_count(texts)
+    _same(ocr.count_vocabulary(texts), want)
+    _same(count_vocabulary(texts, workers=workers, batch_bytes=batch_bytes), want)
+    chunked = pa.chunked_array([pa.array(texts[:3], pa.string()), pa.array(texts[3:], pa.string())])
+    _same(count_vocabulary(chunked, workers=workers, batch_bytes=batch_bytes), want)
+
+
+_ALPHABET = st.sampled_from(
+    list("aAbzZsS'’-- ...é\u0301ßΣσ٣5_/\\{}<>=|#$%^~`@:")
+    + ["\n", "\t", "\x1c", "\x1f", "\u00a0", "\u2028", "www.", "WWW.", "http://", "x@y.z", "'s", "’S", "dogNicolaevsky"]
+)
+_TEXT = st.lists(_ALPHABET, max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_TEXT, max_size=12), batch_bytes=st.integers(1, 200), workers=st.integers(1, 2))
+def test_any_text_counts_as_the_definition(texts: list[str], batch_bytes: int, workers: int) -> None:
+    want = reference_count(texts)
+    _same(count_vocabulary(texts, workers=workers, batch_bytes=batch_bytes), want)
+    _same(count_vocabulary(pa.array(texts, pa.large_string()), workers=workers, batch_bytes=batch_bytes), want)
+
+
+def test_run_vocabulary_over_prepared_files_is_their_concatenation(tmp_path) -> None:
+    texts = _seed_texts()
+    paths = []
+    for i, part in enumerate((texts[:2], [], texts[2:30], texts[30:])):
+        table = pa.table({"paragraph_id": [str(j) for j in range(len(part))], "text": pa.array(part, pa.string())})
+        paths.append(save_table(table, tmp_path / f"{i}.arrow"))
+    _same(pipeline.count_run_vocabulary(paths, workers=2), reference_count(texts))
+    assert pipeline.count_run_vocabulary([]) == collections.Counter()
