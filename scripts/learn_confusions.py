@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ocr_data import GAP, NO_GOLD, aligned_words, icdar_files, icdar_part, read_icdar  # noqa: E402
 
 OUT = ROOT / "src" / "corpusclean" / "data" / "ocr_confusions.tsv"
+LIGATURES = ("fi", "fl", "ff")
 MAX_SPAN = 2  # longest observed or intended string of one confusion (rn->m, li->h, ii->u)
 
 
@@ -45,9 +46,9 @@ def _is_transcription_convention(observed: str, intended: str) -> bool:
 def confusions_in_word(ocr: str, gold: str) -> list[tuple[str, str]]:
     """Substitutions (observed, intended) in one aligned word, lower-cased.
 
-    A maximal run of differing aligned columns is one confusion; runs that
-    delete or insert whole characters only (one side empty) are left out, as
-    the corrector only proposes substitutions.
+    A maximal run of differing aligned columns is one confusion, including
+    runs where one side is empty: a character OCR dropped (observed ``""``)
+    or added (intended ``""``).
     """
     found: list[tuple[str, str]] = []
     i = 0
@@ -62,10 +63,10 @@ def confusions_in_word(ocr: str, gold: str) -> list[tuple[str, str]]:
         intended = gold[i:j].replace(GAP, "").lower()
         if (
             observed != intended
-            and 0 < len(observed) <= MAX_SPAN
-            and 0 < len(intended) <= MAX_SPAN
-            and _is_wordlike(observed)
-            and intended.isalpha()
+            and len(observed) <= MAX_SPAN
+            and len(intended) <= MAX_SPAN
+            and (_is_wordlike(observed) or not observed)
+            and (intended.isalpha() or not intended)
             and not _is_transcription_convention(observed, intended)
         ):
             found.append((observed, intended))
@@ -86,9 +87,16 @@ def learn(min_count: int) -> list[tuple[str, str, int, int, float]]:
             plain = gold.replace(GAP, "").lower()
             for span in range(1, MAX_SPAN + 1):
                 intended_totals.update(plain[k : k + span] for k in range(len(plain) - span + 1))
+            intended_totals[""] += len(plain) + 1  # the places a spurious character can appear
+    # Ligature glyphs (fi, fl, ff) that OCR drops whole are a known failure of
+    # some engines (HathiTrust scans: "difcult") that the learn data happens
+    # not to show: they stay in the table at their add-one estimate, so the
+    # search proposes them and a run that makes them lifts them (run profile).
+    for ligature in LIGATURES:
+        pairs.setdefault(("", ligature), 0)
     rows = []
     for (observed, intended), count in pairs.items():
-        if count < min_count:
+        if count < min_count and not (observed == "" and intended in LIGATURES):
             continue
         total = intended_totals[intended]
         rows.append((observed, intended, count, total, (count + 1) / (total + 2)))

@@ -156,6 +156,8 @@ def test_seed_errors_fixed_without_a_table(seed_run) -> None:
         ("Iastitutc", "Institute"), ("Rowohll", "Rowohlt"), ("Wilhclm", "Wilhelm"), ("Gcorg", "Georg"),
         # names no lexicon has, spelled right elsewhere in the run
         ("Chalidzc", "Chalidze"), ("Dzerzhiaskii", "Dzerzhinskii"),
+        # a letter OCR added
+        ("Trostsky", "Trotsky"), ("Nicolaesvsky", "Nicolaevsky"),
     }
     assert expected <= changes
     for (text, (fixed, edits)) in zip(paragraphs, results):
@@ -422,3 +424,37 @@ def test_context_can_be_switched_off() -> None:
     damaged = _seed_sentence_with("for").replace(" for ", " tor ", 1)
     vocabulary = count_vocabulary([*_seed_paragraphs(), damaged])
     assert " tor " in OcrCorrector(corpus_vocabulary=vocabulary, context=False)(damaged)[0]
+
+
+def test_dropped_and_added_letters_are_found() -> None:
+    text = "He said that the witness had come witlh the prisoner, and it was very difcult to hear him."
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*_seed_paragraphs(), text]))
+    fixed, edits = corrector(text)
+    assert "with the prisoner" in fixed and "difficult" in fixed
+    rules = " ".join(e.rule for e in edits)
+    assert "l>∅" in rules and "∅>fi" in rules  # an added l, a dropped fi ligature
+    assert all(type(e.confidence) is float for e in edits)
+    _check_edits(text, fixed, edits)
+
+
+@pytest.mark.parametrize(
+    "token, candidate, variant",
+    [("Grandchamps", "Grandchamp", True), ("leavest", "leaves", True), ("muche", "much", True),
+     ("rendred", "rendered", True), ("witlh", "with", False), ("difcult", "difficult", False), ("tbe", "the", False)],
+)
+def test_inflections_and_old_spellings_are_not_misreadings(token: str, candidate: str, variant: bool) -> None:
+    from corpusclean.ocr_model import is_variant_spelling
+
+    assert is_variant_spelling(token.lower(), candidate.lower()) is variant
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("it was ridi-culous and dis-tant", "it was ridiculous and distant"),
+     ("to-day the note-book was new", "to-day the note-book was new")],
+)
+def test_inline_hyphen_of_a_lost_line_break_is_joined(corrector: OcrCorrector, text: str, expected: str) -> None:
+    fixed, edits = corrector(text)
+    assert fixed == expected
+    assert all(e.rule == "hyphenation inline" for e in edits)
+    _check_edits(text, fixed, edits)

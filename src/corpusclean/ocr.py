@@ -182,6 +182,8 @@ def transfer_case(source: str, target: str) -> str:
     return target
 
 
+CONTEXT_VETO = 0.5
+"""A word-level change is withdrawn when its neighbours at least halve its posterior (and leave it below min_confidence)."""
 CONTEXT_EVIDENCE = 2.0
 """The neighbours must favour one reading of a token at least this much over another to be heard."""
 
@@ -191,15 +193,26 @@ def has_context_shape(token: str) -> bool:
     return len(token) >= 2 and token.isalpha() and (token.islower() or token.istitle())
 
 
-def _case_in_context(token: str, candidate: str, mid_clause: bool) -> str:
-    """``candidate`` cased like ``token``, except that a capital which was itself misread is dropped mid-clause.
+_LOWER_WORD_BEFORE_RE = regex.compile(r"\p{Ll}[\p{L}'’]*[ \t]+$")
 
-    ``Avith`` after a lower-case word is ``with``: the capital ``A`` was
-    half of a misread ``w``, not the start of a sentence or a name.
+
+def _lower_misread_capital(text: str, edit: Edit) -> Edit:
+    """``Avith`` after a lower-case word is ``with``: a capital that was itself misread starts no sentence or name.
+
+    Applies to automatic changes of a capitalised word whose first letter
+    the change replaced, when the word before it, in the same line, starts
+    lower case. The capital of a word whose first letter stands (``Woll``)
+    is left to the word-level rules.
     """
-    if mid_clause and token[:1].isupper() and token[1:].islower() and token[:1].lower() != candidate[:1]:
-        return candidate
-    return transfer_case(token, candidate)
+    before, after = edit.before, edit.after
+    if (
+        edit.rule == "table" or not before[:1].isupper() or not after[:1].isupper() or not before[1:].islower()
+        or before[:1] == after[:1] or not after[1:].islower()
+    ):
+        return edit
+    if _LOWER_WORD_BEFORE_RE.search(text, max(0, edit.position - 40), edit.position) is None:
+        return edit
+    return Edit(edit.stage, edit.rule, edit.position, before, after[:1].lower() + after[1:], edit.confidence)
 
 
 class OcrCorrector:
@@ -495,6 +508,7 @@ class OcrCorrector:
             edits = self._weigh_context(text, matches, edits, claimed)
         if not edits:
             return text, edits
+        edits = [_lower_misread_capital(text, edit) for edit in edits]
         edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
 
@@ -547,16 +561,18 @@ class OcrCorrector:
             fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
             if max(fits) < CONTEXT_EVIDENCE * min(fits):
                 continue  # the neighbours fit every reading alike
-            scores = [entry.keep * fits[0]] + [s * f for (_, s, _), f in zip(entry.candidates, fits[1:])]
-            total = sum(scores)
+            prior = [entry.keep] + [s for _, s, _ in entry.candidates]
+            scores = [p * f for p, f in zip(prior, fits)]
+            total, prior_total = sum(scores), sum(prior)
             best = max(range(len(scores)), key=scores.__getitem__)
             confidence = scores[best] / total
-            mid_clause = left is not None and matches[i - 1].group()[:1].islower()
-            if best and confidence >= self.min_confidence:
+            # context must move the posterior itself, not stand in for the word-level filters
+            if best and confidence >= self.min_confidence and confidence > prior[best] / prior_total:
                 candidate, _, rule = entry.candidates[best - 1]
+                mid_clause = left is not None and matches[i - 1].group()[:1].islower()
                 if existing is None and mid_clause and token[:1].isupper() and token[:1].lower() == candidate[:1]:
                     continue  # a capital mid-clause that is no misread marks a name (Green and Woll)
-                after = _case_in_context(token, candidate, mid_clause)
+                after = transfer_case(token, candidate)
                 if existing is not None and existing.after.lower() == candidate:
                     if existing.after == after:
                         continue
@@ -569,7 +585,8 @@ class OcrCorrector:
             elif existing is not None:
                 chosen = existing.after.lower()
                 share = sum(s for (c, _, _), s in zip(entry.candidates, scores[1:]) if c == chosen) / total
-                if share < self.min_confidence:
+                share_alone = sum(s for (c, _, _), s in zip(entry.candidates, prior[1:]) if c == chosen) / prior_total
+                if share < self.min_confidence and share < CONTEXT_VETO * share_alone:
                     del by_start[start]
                     replaced[i] = key(lower)
                     changed = True
@@ -602,6 +619,12 @@ class OcrCorrector:
             return [(0, token, right, "table", 1.0)] if right != token else []
         if not self.automatic:
             return []
+        if "-" in token:
+            from corpusclean.ocr_model import INLINE_JOIN_CONFIDENCE, join_inline_hyphen, load_lexicon
+
+            joined = join_inline_hyphen(token, load_lexicon(self.language))
+            if joined is not None and not self._is_frozen(joined):
+                return [(0, token, joined, "hyphenation inline", INLINE_JOIN_CONFIDENCE)]
         decided = self._decisions
         vocabulary = self.corpus_vocabulary or {}
         edits: list[TokenEdit] = []

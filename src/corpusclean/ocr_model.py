@@ -60,6 +60,8 @@ MAX_CONFUSIONS = 3
 """Most confusions assumed in one word."""
 MIN_CONFUSION = 1e-4
 """Rarer learned confusions are not used: they cost search time and only add noise."""
+MIN_INDEL = 1e-6
+"""Rarer learned drops and additions of a character are not used (they are spread over every position)."""
 MIN_CHANNEL = 1e-9
 """Candidates whose confusions are jointly less likely than this are not generated."""
 MIN_CANDIDATE_FREQUENCY = 0.0
@@ -83,6 +85,12 @@ MIN_LIFT = 0.0
 """A change whose rarest confusion this run makes less often than OCR in general (log lift) is not made."""
 CAPITALISED_RARE_LIFT = 1.5
 """The log lift a capitalised word needs to become a rare candidate (a name for a name)."""
+INLINE_JOIN_FREQUENCY = 1e-7
+"""A hyphenated token is joined only into a lexicon word at least this frequent."""
+FRAGMENT_FREQUENCY = 1e-6
+"""A hyphen's half rarer than this is a fragment of a broken word (``ridi``, ``culous``), not a word."""
+INLINE_JOIN_CONFIDENCE = 0.95
+"""Share of such joins the ICDAR 2017 learn part's gold text confirms (bench/ocr_bench.py measures it)."""
 REAL_WORD_TRUST = 1.0
 """With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
 CONTEXT_CANDIDATES = 5
@@ -110,6 +118,11 @@ class Correction:
     confidence: float
 
 
+def rule_name(observed: str, intended: str) -> str:
+    """A confusion as rules name it: ``c>e``; ``∅`` for an empty side (``∅>fi``: OCR dropped ``fi``)."""
+    return f"{observed or '∅'}>{intended or '∅'}"
+
+
 @functools.cache
 def load_confusions() -> dict[str, tuple[tuple[str, float], ...]]:
     """The shipped confusion table: observed string -> ((intended, P(observed | intended)), ...)."""
@@ -119,7 +132,7 @@ def load_confusions() -> dict[str, tuple[tuple[str, float], ...]]:
         if not line or line.startswith("#") or line.startswith("observed\t"):
             continue
         observed, intended, _count, _total, probability = line.split("\t")
-        if float(probability) >= MIN_CONFUSION:
+        if float(probability) >= (MIN_CONFUSION if observed and intended else MIN_INDEL):
             table[observed].append((intended, float(probability)))
     return {observed: tuple(sorted(pairs, key=lambda p: -p[1])) for observed, pairs in table.items()}
 
@@ -261,6 +274,46 @@ def is_plural_guess(token: str, candidate: str) -> bool:
         len(token) == len(candidate) and candidate.endswith("s") and not token.endswith("s")
         and token[:-1] == candidate[:-1]
     )
+
+
+def is_variant_spelling(token: str, candidate: str) -> bool:
+    """Whether ``candidate`` is another form of the word ``token`` spells rather than what OCR misread.
+
+    A plural guess (:func:`is_plural_guess`); one of the two is the other
+    with letters added at the end (an inflection or old spelling:
+    ``Grandchamps``/``Grandchamp``, ``leavest``/``leaves``, ``muche``/``much``);
+    or they differ by one ``e`` (``rendred``/``rendered``). Dropped and added
+    characters make such guesses possible, and print has all these forms.
+    """
+    if is_plural_guess(token, candidate):
+        return True
+    short, long = sorted((token, candidate), key=len)
+    if len(long) > len(short) and long.startswith(short):
+        return True
+    if len(long) == len(short) + 1:
+        return any(long[k] == "e" and long[:k] + long[k + 1 :] == short for k in range(len(long)))
+    return False
+
+
+def join_inline_hyphen(token: str, lexicon: Mapping[str, float]) -> str | None:
+    """``ridi-culous`` -> ``ridiculous``: a word broken by a line-end hyphen whose line break was lost.
+
+    Joined only when the joined word is known (lexicon, at least
+    :data:`INLINE_JOIN_FREQUENCY`) and one half is no word of its own
+    (rarer than :data:`FRAGMENT_FREQUENCY`): ``to-day`` and ``note-book``
+    are compounds of their time and stay. Needs only the lexicon, so a
+    worker that ships the decision map alone never builds the model for it.
+    """
+    left, sep, right = token.partition("-")
+    if not sep or len(left) < 2 or len(right) < 2 or not left.isalpha() or not right.isalpha():
+        return None
+    if not right.islower() or not (left.islower() or left.istitle() or left.isupper()):
+        return None
+    joined = left + right
+    if lexicon.get(joined.lower(), 0.0) < INLINE_JOIN_FREQUENCY:
+        return None
+    fragment = min(lexicon.get(left.lower(), 0.0), lexicon.get(right, 0.0))
+    return joined if fragment < FRAGMENT_FREQUENCY else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,7 +545,7 @@ class NoisyChannelModel:
         # corrector calibrates it (ocr.OcrCorrector) and applies min_confidence.
         if confidence < (RAW_FLOOR if use_corpus else self.min_confidence):
             return None
-        if use_corpus and (not self.looks_like_a_fix(word, best) or is_plural_guess(word, best)):
+        if use_corpus and (not self.looks_like_a_fix(word, best) or is_variant_spelling(word, best)):
             return None
         return Correction(best, "confusion " + " ".join(rules()), confidence)
 
@@ -524,15 +577,12 @@ class NoisyChannelModel:
             scored = [
                 (c, lexicon_frequencies(self.language)[self.lexicon_trie.word_id(c)] * p, rules)
                 for c, p, rules in ranked
-                if self.lexicon.get(c, 0.0) >= COMMON_CANDIDATE and not is_plural_guess(word, c)
+                if self.lexicon.get(c, 0.0) >= COMMON_CANDIDATE and not is_variant_spelling(word, c)
             ]
         else:
             if self.is_archaic_spelling(word):
                 return None
             keep = self.prior(word)
-            repeated = self.corpus_rate(word, SELF_DISCOUNT)
-            if repeated > keep:
-                keep = repeated
             max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)
             ranked = self.searcher.ranked(word, max_confusions, MIN_CHANNEL, self.lexicon_priors, CONTEXT_CANDIDATES)
             scored = [
@@ -544,13 +594,18 @@ class NoisyChannelModel:
                 if prior:
                     scored.append((candidate, prior * channel, found.explain(chain)))
             scored = [
-                (c, s, r) for c, s, r in scored if self.looks_like_a_fix(word, c) and not is_plural_guess(word, c)
+                (c, s, r) for c, s, r in scored if self.looks_like_a_fix(word, c) and not is_variant_spelling(word, c)
             ]
         scored.sort(key=lambda item: -item[1])
         scored = scored[:CONTEXT_CANDIDATES]
+        if scored and not known:
+            # as in _decide: the run's repetitions vouch for a token spelled at least as plausibly as its best fix
+            repeated = self.corpus_rate(word, SELF_DISCOUNT)
+            if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(scored[0][0]):
+                keep = repeated
         if not scored or scored[0][1] < CONTEXT_MIN_ODDS * keep:
             return None
-        return ContextCandidates(keep, tuple((c, s, "confusion " + " ".join(r)) for c, s, r in scored))
+        return ContextCandidates(float(keep), tuple((c, float(s), "confusion " + " ".join(r)) for c, s, r in scored))
 
     def is_archaic_spelling(self, word: str) -> bool:
         """Whether ``word`` is an early-modern spelling of a common word, not OCR damage.
@@ -684,7 +739,7 @@ def confusion_shares() -> dict[str, float]:
         if not line or line.startswith("#") or line.startswith("observed\t"):
             continue
         observed, intended, count, _total, _probability = line.split("\t")
-        counts[f"{observed}>{intended}"] = float(count)
+        counts[rule_name(observed, intended)] = max(float(count), 1.0)  # a prior-only row counts once
     total = sum(counts.values()) or 1.0
     return {rule: n / total for rule, n in counts.items()}
 

@@ -28,6 +28,15 @@ OUT_CAPACITY = 4096
 """Candidates reported for one token at most."""
 
 
+DROPPED = -1
+"""Key of the confusions whose observed side is empty: characters OCR dropped (``difcult``)."""
+SPURIOUS = -2
+"""Intended code point of confusions whose intended side is empty: characters OCR added (``witlh``)."""
+USED_MASK = 0xFF
+"""A search state's confusion count; above it, :data:`INDEL_USED` marks a state that dropped or added a character."""
+INDEL_USED = 0x100
+
+
 def encode(text: str) -> np.ndarray:
     """``text`` as an ``int32`` array of code points."""
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int32)
@@ -151,6 +160,10 @@ def _search(
     out_capacity = out.shape[1]
     found = 0
     logged = 0
+    # characters OCR dropped (observed nothing): the first key row, key DROPPED, if the table has any
+    drop_lo, drop_hi = 0, 0
+    if keys.shape[1] and keys[0, 0] == DROPPED:
+        drop_lo, drop_hi = keys[1, 0], keys[2, 0]
     # confusion ranges for each (position, span): looked up once, not per state
     ranges = np.zeros((n, 2, 2), np.int64)
     for i in range(n):
@@ -169,30 +182,20 @@ def _search(
         i, a, b, used, chain, p = (
             stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top]
         )
-        if i == n:
-            if used > 0:
-                if a >= 0 and first[a, WORD] >= 0 and found < out_capacity:
-                    out[0, found], out[1, found], out[2, found], out_prob[found] = 0, first[a, WORD], chain, p
-                    found += 1
-                if b >= 0 and second[b, WORD] >= 0 and found < out_capacity:
-                    out[0, found], out[1, found], out[2, found], out_prob[found] = 1, second[b, WORD], chain, p
-                    found += 1
-            continue
-        c = token[i]
-        ka = _child(first, a, c) if a >= 0 else -1
-        kb = _child(second, b, c) if b >= 0 else -1
-        if (ka != -1 or kb != -1) and top < stack_capacity:
-            stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
-                i + 1, ka, kb, used, chain, p
-            )
-            top += 1
-        if used >= max_confusions:
-            continue
-        for span in range(2):
-            for k in range(ranges[i, span, 0], ranges[i, span, 1]):
+        if i == n and used > 0:
+            if a >= 0 and first[a, WORD] >= 0 and found < out_capacity:
+                out[0, found], out[1, found], out[2, found], out_prob[found] = 0, first[a, WORD], chain, p
+                found += 1
+            if b >= 0 and second[b, WORD] >= 0 and found < out_capacity:
+                out[0, found], out[1, found], out[2, found], out_prob[found] = 1, second[b, WORD], chain, p
+                found += 1
+        confusions = used & USED_MASK
+        if confusions < max_confusions and not used & INDEL_USED:
+            # a dropped character: walk the intended letters without reading the token (one per word)
+            for k in range(drop_lo, drop_hi):
                 q = p * probability[k]
                 if q < min_channel:
-                    break  # sorted by probability: the rest are rarer
+                    break
                 ta = _child(first, a, intended[0, k]) if a >= 0 else -1
                 tb = _child(second, b, intended[0, k]) if b >= 0 else -1
                 if intended[1, k] >= 0:
@@ -202,7 +205,44 @@ def _search(
                     continue
                 log[0, logged], log[1, logged] = chain, k
                 stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
-                    i + span + 1, ta, tb, used + 1, logged, q
+                    i, ta, tb, (used + 1) | INDEL_USED, logged, q
+                )
+                logged += 1
+                top += 1
+        if i == n:
+            continue
+        c = token[i]
+        ka = _child(first, a, c) if a >= 0 else -1
+        kb = _child(second, b, c) if b >= 0 else -1
+        if (ka != -1 or kb != -1) and top < stack_capacity:
+            stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
+                i + 1, ka, kb, used, chain, p
+            )
+            top += 1
+        if confusions >= max_confusions:
+            continue
+        for span in range(2):
+            for k in range(ranges[i, span, 0], ranges[i, span, 1]):
+                q = p * probability[k]
+                if q < min_channel:
+                    break  # sorted by probability: the rest are rarer
+                next_used = used + 1
+                if intended[0, k] == SPURIOUS:  # a character OCR added: read it, spell nothing (one per word)
+                    if used & INDEL_USED:
+                        continue
+                    ta, tb = a, b
+                    next_used |= INDEL_USED
+                else:
+                    ta = _child(first, a, intended[0, k]) if a >= 0 else -1
+                    tb = _child(second, b, intended[0, k]) if b >= 0 else -1
+                if intended[1, k] >= 0:
+                    ta = _child(first, ta, intended[1, k]) if ta >= 0 else -1
+                    tb = _child(second, tb, intended[1, k]) if tb >= 0 else -1
+                if (ta == -1 and tb == -1) or top >= stack_capacity or logged >= log_capacity:
+                    continue
+                log[0, logged], log[1, logged] = chain, k
+                stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
+                    i + span + 1, ta, tb, next_used, logged, q
                 )
                 logged += 1
                 top += 1
@@ -257,6 +297,8 @@ class ConfusionArrays:
         """From ``observed -> ((intended, P(observed | intended)), ...)`` (one or two characters each side)."""
 
         def key(observed: str) -> int:
+            if not observed:
+                return DROPPED
             if len(observed) == 1:
                 return ord(observed)
             return ((ord(observed[0]) + 1) << _SPAN_SHIFT) | ord(observed[1])
@@ -265,13 +307,18 @@ class ConfusionArrays:
         intended: list[tuple[int, int]] = []
         probs: list[float] = []
         rules: list[str] = []
-        for observed in sorted((o for o in confusions if 1 <= len(o) <= 2), key=key):
-            pairs = sorted((p for p in confusions[observed] if 1 <= len(p[0]) <= 2), key=lambda p: -p[1])
+        for observed in sorted((o for o in confusions if len(o) <= 2), key=key):
+            pairs = sorted(
+                (p for p in confusions[observed] if len(p[0]) <= 2 and (p[0] or observed)), key=lambda p: -p[1]
+            )
             start = len(probs)
             for right, q in pairs:
-                intended.append((ord(right[0]), ord(right[1]) if len(right) == 2 else -1))
+                if not right:
+                    intended.append((SPURIOUS, -1))
+                else:
+                    intended.append((ord(right[0]), ord(right[1]) if len(right) == 2 else -1))
                 probs.append(q)
-                rules.append(f"{observed}>{right}")
+                rules.append(f"{observed or '∅'}>{right or '∅'}")  # as ocr_model.rule_name spells it
             keys.append((key(observed), start, len(probs)))
         return cls(
             np.array(keys, np.int64).reshape(-1, 3).T.copy(),
