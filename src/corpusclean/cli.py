@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from corpusclean.embedded_api import EmbeddedApi
+
 # No outside network calls: this must be set before Prefect is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -137,10 +139,15 @@ def run(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
 
-    flow = _flow_for(settings)
     started = time.perf_counter()
+    # Prefect's temporary API server boots while this process imports the flow (see embedded_api);
+    # it stops at exit, after Prefect has sent its last logs and events.
+    api = EmbeddedApi.start_early()
     try:
         with console.status(f"cleaning {', '.join(final_paths)} into {final_out} …"):
+            flow = _flow_for(settings)
+            if api is not None:
+                api.adopt()
             manifest = flow(paths=final_paths, out=final_out, config=settings)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
