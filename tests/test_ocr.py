@@ -458,3 +458,19 @@ def test_inline_hyphen_of_a_lost_line_break_is_joined(corrector: OcrCorrector, t
     assert fixed == expected
     assert all(e.rule == "hyphenation inline" for e in edits)
     _check_edits(text, fixed, edits)
+
+
+def test_batched_ranked_candidates_equal_a_fresh_search() -> None:
+    from corpusclean.ocr_model import MIN_CHANNEL, NoisyChannelModel, has_correctable_shape
+
+    vocabulary = count_vocabulary(_seed_paragraphs())
+    fresh_model = NoisyChannelModel.build(language="en", corpus_vocabulary=vocabulary, protected=(), min_confidence=0.9)
+    words = sorted({w.lower() for w in vocabulary if has_correctable_shape(w)})
+    limits = [min(3, 1 + len(w) // 4) for w in words]
+    priors = fresh_model.lexicon_priors
+    fresh = [fresh_model.searcher.ranked(w, k, MIN_CHANNEL, priors, 5) for w, k in zip(words, limits)]
+    batched_model = NoisyChannelModel.build(language="en", corpus_vocabulary=vocabulary, protected=(), min_confidence=0.9)
+    batched_model.searcher.prefetch(words, limits, MIN_CHANNEL, batched_model.lexicon_priors, True)
+    batched = [batched_model.searcher.ranked(w, k, MIN_CHANNEL, batched_model.lexicon_priors, 5) for w, k in zip(words, limits)]
+    assert sum(map(len, fresh)) > 100
+    assert [sorted(r) for r in batched] == [sorted(r) for r in fresh]

@@ -356,9 +356,10 @@ class OcrCorrector:
             return {}
         model = self.model
         contexts: dict[str, ContextCandidates] = {}
-        for token in self.corpus_vocabulary or ():
-            if not has_context_shape(token) or self._is_frozen(token):
-                continue
+        tokens = [t for t in self.corpus_vocabulary or () if has_context_shape(t) and not self._is_frozen(t)]
+        if self._batched:
+            model.prefetch_context(t.lower() for t in tokens)
+        for token in tokens:
             found = model.context_candidates(token.lower())
             if found is not None:
                 contexts[token] = found

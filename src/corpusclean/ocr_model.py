@@ -549,6 +549,18 @@ class NoisyChannelModel:
             return None
         return Correction(best, "confusion " + " ".join(rules()), confidence)
 
+    def prefetch_context(self, words: Iterable[str]) -> None:
+        """Search ahead, in one compiled call, for the lexicon words among ``words`` (lower case) :meth:`context_candidates` will weigh.
+
+        The run's other tokens were searched by :meth:`prefetch` already,
+        with the same settings context uses. A pure speed-up.
+        """
+        if self.searcher is None:
+            return
+        known = [w for w in dict.fromkeys(words) if w in self.lexicon and w not in self._context_cache]
+        if known:
+            self.searcher.prefetch(known, [1] * len(known), MIN_CHANNEL, lexicon_frequencies(self.language), False)
+
     def context_candidates(self, word: str) -> ContextCandidates | None:
         """What context may choose among for lower-case ``word``: keeping it, or its likeliest corrections.
 

@@ -35,6 +35,8 @@ SPURIOUS = -2
 USED_MASK = 0xFF
 """A search state's confusion count; above it, :data:`INDEL_USED` marks a state that dropped or added a character."""
 INDEL_USED = 0x100
+INDEL_MIN_CHANNEL = 1e-6
+"""Paths that drop or add a character are followed only while at least this likely."""
 
 
 def encode(text: str) -> np.ndarray:
@@ -164,6 +166,12 @@ def _search(
     drop_lo, drop_hi = 0, 0
     if keys.shape[1] and keys[0, 0] == DROPPED:
         drop_lo, drop_hi = keys[1, 0], keys[2, 0]
+    # single dropped ASCII letters are found from the trie node's children (few) rather than
+    # by trying every such confusion (many) at every state; the rest are tried one by one
+    drop_one = np.full(128, -1, np.int64)
+    for k in range(drop_lo, drop_hi):
+        if intended[1, k] < 0 and 0 <= intended[0, k] < 128:
+            drop_one[intended[0, k]] = k
     # confusion ranges for each (position, span): looked up once, not per state
     ranges = np.zeros((n, 2, 2), np.int64)
     for i in range(n):
@@ -190,11 +198,41 @@ def _search(
                 out[0, found], out[1, found], out[2, found], out_prob[found] = 1, second[b, WORD], chain, p
                 found += 1
         confusions = used & USED_MASK
+        # a path that dropped or added a character goes on only while it stays likely: such
+        # paths branch at every position, and unlikely ones cost most of the search
+        floor = min_channel if not used & INDEL_USED else max(min_channel, INDEL_MIN_CHANNEL)
         if confusions < max_confusions and not used & INDEL_USED:
             # a dropped character: walk the intended letters without reading the token (one per word)
+            for side in range(2):
+                node = a if side == 0 else b
+                trie = first if side == 0 else second
+                if node < 0:
+                    continue
+                for child in range(trie[node, START], trie[node, END]):
+                    ch = trie[child, CHAR]
+                    if ch >= 128 or drop_one[ch] < 0:
+                        continue
+                    k = drop_one[ch]
+                    q = p * probability[k]
+                    if q < max(min_channel, INDEL_MIN_CHANNEL) or top >= stack_capacity or logged >= log_capacity:
+                        continue
+                    if side == 0:
+                        ta, tb = child, (_child(second, b, ch) if b >= 0 else -1)
+                    elif a >= 0 and _child(first, a, ch) >= 0:
+                        continue  # reached from the first trie's side already
+                    else:
+                        ta, tb = -1, child
+                    log[0, logged], log[1, logged] = chain, k
+                    stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
+                        i, ta, tb, (used + 1) | INDEL_USED, logged, q
+                    )
+                    logged += 1
+                    top += 1
             for k in range(drop_lo, drop_hi):
+                if intended[1, k] < 0 and 0 <= intended[0, k] < 128:
+                    continue  # found from the children above
                 q = p * probability[k]
-                if q < min_channel:
+                if q < max(min_channel, INDEL_MIN_CHANNEL):
                     break
                 ta = _child(first, a, intended[0, k]) if a >= 0 else -1
                 tb = _child(second, b, intended[0, k]) if b >= 0 else -1
@@ -224,11 +262,11 @@ def _search(
         for span in range(2):
             for k in range(ranges[i, span, 0], ranges[i, span, 1]):
                 q = p * probability[k]
-                if q < min_channel:
+                if q < floor:
                     break  # sorted by probability: the rest are rarer
                 next_used = used + 1
                 if intended[0, k] == SPURIOUS:  # a character OCR added: read it, spell nothing (one per word)
-                    if used & INDEL_USED:
+                    if used & INDEL_USED or q < INDEL_MIN_CHANNEL:
                         continue
                     ta, tb = a, b
                     next_used |= INDEL_USED
@@ -461,6 +499,23 @@ class CandidateSearch:
         left out. The context model (:mod:`corpusclean.ocr_context`) chooses
         among these per occurrence, so it needs more than the single best.
         """
+        names = self.confusions.rules
+        for use_run in (True, False):  # the run's trie changes nothing about the lexicon words found
+            hit = self._prefetched.get(use_run, {}).get(token)
+            if hit is None:
+                continue
+            searched_with, batch, t = hit
+            if searched_with == max_confusions and batch.prior is prior and batch.min_channel == min_channel and limit <= TOP_K:
+                words = batch.top_word[t]
+                rows = [j for j in range(TOP_K) if words[j] >= 0]
+                rows.sort(key=lambda j: -prior[words[j]] * batch.top_prob[t, j])
+                return [
+                    (
+                        self.lexicon.words[int(words[j])], float(batch.top_prob[t, j]),
+                        tuple(names[r] for r in batch.top_rules[t, j].tolist() if r >= 0),
+                    )
+                    for j in rows[:limit]
+                ]
         found, logged = _search(
             encode(token), self.lexicon.nodes, _EMPTY_TRIE, self.confusions.keys, self.confusions.intended,
             self.confusions.probability, max_confusions, min_channel,
@@ -478,7 +533,7 @@ class CandidateSearch:
         rows = rows[np.lexsort((-channel[rows], words[rows]))]
         rows = rows[np.r_[True, words[rows][1:] != words[rows][:-1]]]
         rows = rows[np.argsort(-(prior[words[rows]] * channel[rows]), kind="stable")[:limit]]
-        log, names = self._log, self.confusions.rules
+        log = self._log
 
         def explain(chain: int) -> tuple[str, ...]:
             named: list[str] = []
@@ -560,6 +615,10 @@ class _Batch:
     run_word: np.ndarray
     run_prob: np.ndarray
     run_rules: np.ndarray
+    top_word: np.ndarray
+    """Per token, the :data:`TOP_K` lexicon words with the highest ``prior * channel`` (-1 padded, unordered)."""
+    top_prob: np.ndarray
+    top_rules: np.ndarray
 
 
 def _no_rules(chain: int) -> tuple[str, ...]:
@@ -572,6 +631,8 @@ _EMPTY_TRIE = np.array([[1, 1, 0, -1]], np.int32)  # a root with no children and
 
 MAX_CHAIN = 4
 """Confusions a batched result spells out per candidate (``max_confusions`` must not exceed it)."""
+TOP_K = 5
+"""Lexicon candidates a batched search keeps per token for :meth:`CandidateSearch.ranked`."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -637,6 +698,11 @@ def _search_batch(
     run_prob = np.empty(capacity, np.float64)
     run_chain = np.empty(capacity, np.int32)
     run_rules = np.empty((capacity, MAX_CHAIN), np.int32)
+    top_word = np.full((n_tokens, TOP_K), -1, np.int64)
+    top_prob = np.zeros((n_tokens, TOP_K), np.float64)
+    top_rules = np.full((n_tokens, TOP_K, MAX_CHAIN), -1, np.int32)
+    top_score = np.zeros(TOP_K, np.float64)
+    top_chain = np.zeros(TOP_K, np.int64)
     n_run = 0
     calls = 0
     for t in range(n_tokens):
@@ -652,6 +718,36 @@ def _search_batch(
         b, chain, score, tot = _score(out, out_prob, found, prior, exclude[t], stamp, slot, calls)
         best[t], best_score[t], total[t] = b, score, tot
         _spell_chain(log, chain, best_rules[t])
+        # the TOP_K best lexicon words, each by its most probable path
+        top_score[:] = 0.0
+        kept = 0
+        for k in range(found):
+            w = out[1, k]
+            if out[0, k] != 0 or w == exclude[t] or prior[w] <= 0.0:
+                continue
+            q = prior[w] * out_prob[k]
+            at = -1
+            for j in range(kept):
+                if top_word[t, j] == w:
+                    at = j
+                    break
+            if at >= 0:
+                if q > top_score[at]:
+                    top_score[at], top_prob[t, at], top_chain[at] = q, out_prob[k], out[2, k]
+                continue
+            if kept < TOP_K:
+                at = kept
+                kept += 1
+            else:
+                at = 0
+                for j in range(1, TOP_K):
+                    if top_score[j] < top_score[at]:
+                        at = j
+                if q <= top_score[at]:
+                    continue
+            top_word[t, at], top_score[at], top_prob[t, at], top_chain[at] = w, q, out_prob[k], out[2, k]
+        for j in range(kept):
+            _spell_chain(log, top_chain[j], top_rules[t, j])
         start = n_run
         for k in range(found):
             if out[0, k] != 1:
@@ -676,4 +772,7 @@ def _search_batch(
         for j in range(start, n_run):  # the log is reused by the next token: spell the chains out now
             _spell_chain(log, run_chain[j], run_rules[j])
     run_offsets[n_tokens] = n_run
-    return best, best_score, total, found_any, best_rules, run_offsets, run_word[:n_run], run_prob[:n_run], run_rules[:n_run]
+    return (
+        best, best_score, total, found_any, best_rules, run_offsets, run_word[:n_run], run_prob[:n_run],
+        run_rules[:n_run], top_word, top_prob, top_rules,
+    )
