@@ -522,9 +522,12 @@ class OcrCorrector:
         has its unigram score multiplied by its association with the words
         either side (as the word-level pass left them) and renormalised. A
         candidate reaching ``min_confidence`` is made (rule ``context ...``);
-        a word-level change context leaves below it is withdrawn. Where the
-        neighbours say nothing (no neighbour in the same clause, or every
-        hypothesis fits them alike) the word-level verdict stands.
+        a word-level change context leaves below it is withdrawn. For a token
+        the lexicon does not know, context must raise the candidate's
+        posterior itself, and where the neighbours say nothing (no neighbour
+        in the same clause, or every hypothesis fits them alike) the
+        word-level verdict stands. A lexicon word has no word-level verdict
+        (the map never questions it): this posterior is its only judge.
         """
         from corpusclean.ocr_context import load_bigram_context
 
@@ -556,11 +559,11 @@ class OcrCorrector:
                 continue
             left = neighbour(i - 1) if i and text[matches[i - 1].end() : start].isspace() else None
             right = neighbour(i + 1) if i < last and text[end : matches[i + 1].start()].isspace() else None
-            if left is None and right is None:
+            if left is None and right is None and not entry.known:
                 continue
             lower = token.lower()
             fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
-            if max(fits) < CONTEXT_EVIDENCE * min(fits):
+            if max(fits) < CONTEXT_EVIDENCE * min(fits) and not entry.known:
                 continue  # the neighbours fit every reading alike
             prior = [entry.keep] + [s for _, s, _ in entry.candidates]
             scores = [p * f for p, f in zip(prior, fits)]
@@ -568,7 +571,9 @@ class OcrCorrector:
             best = max(range(len(scores)), key=scores.__getitem__)
             confidence = scores[best] / total
             # context must move the posterior itself, not stand in for the word-level filters
-            if best and confidence >= self.min_confidence and confidence > prior[best] / prior_total:
+            if best and confidence >= self.min_confidence and (
+                entry.known or confidence > prior[best] / prior_total
+            ):
                 candidate, _, rule = entry.candidates[best - 1]
                 mid_clause = left is not None and matches[i - 1].group()[:1].islower()
                 if existing is None and mid_clause and token[:1].isupper() and token[:1].lower() == candidate[:1]:

@@ -323,6 +323,8 @@ class ContextCandidates:
     keep: float
     candidates: tuple[tuple[str, float, str], ...]
     """(candidate, score, rule), best score first."""
+    known: bool = False
+    """Whether the token is a lexicon word (a real-word error if wrong): no word-level verdict to defer to."""
 
 
 @dataclass
@@ -617,7 +619,9 @@ class NoisyChannelModel:
                 keep = repeated
         if not scored or scored[0][1] < CONTEXT_MIN_ODDS * keep:
             return None
-        return ContextCandidates(float(keep), tuple((c, float(s), "confusion " + " ".join(r)) for c, s, r in scored))
+        return ContextCandidates(
+            float(keep), tuple((c, float(s), "confusion " + " ".join(r)) for c, s, r in scored), known
+        )
 
     def is_archaic_spelling(self, word: str) -> bool:
         """Whether ``word`` is an early-modern spelling of a common word, not OCR damage.
