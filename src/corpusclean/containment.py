@@ -53,70 +53,148 @@ def candidate_pairs(
         ``int64[k, 2]`` distinct pairs, sorted.
     """
     n = len(sets)
-    sizes = sets.sizes()
     if n < 2 or len(sets.hashes) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     sample_offsets, sample_hashes = _bottom_k(sets.offsets, sets.hashes, sample_size)
-    # Every occurrence of a sampled hash in any full set, grouped by hash, rows ascending within a hash.
-    posting_offsets, posting_rows, sample_index = _postings(sets.offsets, sets.hashes, sample_hashes)
-    container, contained = _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, min_hits, max_postings)
-    if len(contained) == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    keys = sorted_unique(container * n + contained)
-    return np.stack([keys // n, keys % n], axis=1)
+    index = SampleIndex(sample_hashes)
+    hit_index, hit_rows = index.hits(sets.offsets, sets.hashes, 0, np.ones(n, dtype=np.bool_))
+    return index.pairs(sample_offsets, hit_index, hit_rows, sets.sizes(), min_hits=min_hits, max_postings=max_postings)
+
+
+def bottom_k(offsets: np.ndarray, hashes: np.ndarray, k: int = DEFAULT_SAMPLE_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest hashes of each sorted set (its sample), as CSR ``(offsets, hashes)``."""
+    return _bottom_k(offsets, hashes, k)
+
+
+class SampleIndex:
+    """The distinct sampled hashes of many texts, for finding the texts that hold them.
+
+    The hashes may be scanned for in the full sets one shard at a time
+    (:meth:`hits`), so the full sets of all texts need never be in memory at
+    once; :meth:`pairs` then joins the samples with the postings.
+    """
+
+    def __init__(self, sample_hashes: np.ndarray) -> None:
+        self.keys, self.slots, self.bitmap, self.shift, self.query_index, self.distinct = _build_table(sample_hashes)
+
+    def hits(self, offsets: np.ndarray, hashes: np.ndarray, first_row: int, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(distinct index, row)`` of every sampled hash in the (CSR, possibly repeating) rows
+        ``first_row + i`` with ``eligible[i]``; once per row and hash, rows ascending."""
+        return _hits(self.keys, self.slots, self.bitmap, self.shift, offsets, hashes, first_row, eligible)
+
+    def pairs(
+        self,
+        sample_offsets: np.ndarray,
+        hit_index: np.ndarray,
+        hit_rows: np.ndarray,
+        sizes: np.ndarray,
+        *,
+        min_hits: int = DEFAULT_MIN_HITS,
+        max_postings: int = DEFAULT_MAX_POSTINGS,
+    ) -> np.ndarray:
+        """Candidate ``(container, contained)`` pairs, sorted, given every hit (in row order).
+
+        Row ``r``'s samples are ``sample_offsets[r]:sample_offsets[r + 1]`` of the hashes the index was built from.
+        """
+        n = len(sample_offsets) - 1
+        posting_offsets, posting_rows = _group_by_hash(hit_index, hit_rows, self.distinct)
+        container, contained = _join(sample_offsets, self.query_index, posting_offsets, posting_rows, sizes, min_hits, max_postings)
+        if len(contained) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        keys = sorted_unique(container * n + contained)
+        return np.stack([keys // n, keys % n], axis=1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _postings(offsets, hashes, queries):  # pragma: no cover - compiled
-    """The distinct query hashes, the rows holding each (CSR by distinct hash, rows
-    ascending) and each query's distinct index: ``(posting_offsets, posting_rows, query_index)``.
-
-    An open-addressing table of the distinct queries (the hashes are uniform:
-    their low bits index it), fronted by a bitmap on their high bits that
-    rejects most set values in one cache-friendly probe; two counting passes
-    over the sets, no sort and no per-value row number.
-    """
-    size = 1
-    while size < 2 * queries.size + 2:
+def _build_table(queries):  # pragma: no cover - compiled
+    """Open-addressing table of the distinct ``queries`` (uniform hashes: their low bits
+    index it), fronted by a bitmap on their high bits that rejects most other values in
+    one cache-friendly probe. Returns ``(keys, slots, bitmap, shift, query_index, distinct)``:
+    ``keys`` are the distinct hashes, ``slots`` hold index + 1 into them (0 = empty)."""
+    order = np.argsort(queries)
+    keys = np.empty(queries.size, dtype=np.uint64)
+    query_index = np.empty(queries.size, dtype=np.int32)
+    distinct = 0
+    for q in range(queries.size):
+        value = queries[order[q]]
+        if distinct == 0 or keys[distinct - 1] != value:
+            keys[distinct] = value
+            distinct += 1
+        query_index[order[q]] = distinct - 1
+    keys = keys[:distinct].copy()
+    size = 2
+    while size < distinct + distinct // 2 + 2:
         size *= 2
     mask = np.uint64(size - 1)
-    keys = np.zeros(size, dtype=np.uint64)
-    slots = np.zeros(size, dtype=np.int64)  # 0 = empty, else distinct index + 1
+    slots = np.zeros(size, dtype=np.int32)
     bits = 6
-    while (1 << bits) < 8 * queries.size:
+    while (1 << bits) < 16 * distinct:
         bits += 1
     shift = np.uint64(64 - bits)
     bitmap = np.zeros(((1 << bits) + 7) // 8, dtype=np.uint8)
-    query_index = np.empty(queries.size, dtype=np.int64)
-    distinct = 0
-    for q in range(queries.size):
-        value = queries[q]
+    for x in range(distinct):
+        value = keys[x]
         slot = value & mask
-        while slots[slot] != 0 and keys[slot] != value:
+        while slots[slot] != 0:
             slot = (slot + np.uint64(1)) & mask
-        if slots[slot] == 0:
-            keys[slot] = value
-            distinct += 1
-            slots[slot] = distinct
-            top = np.int64(value >> shift)
-            bitmap[top >> 3] |= np.uint8(1 << (top & 7))
-        query_index[q] = slots[slot] - 1
+        slots[slot] = x + 1
+        top = np.int64(value >> shift)
+        bitmap[top >> 3] |= np.uint8(1 << (top & 7))
+    return keys, slots, bitmap, shift, query_index, distinct
+
+
+@numba.njit(cache=True, nogil=True)
+def _hits(keys, slots, bitmap, shift, offsets, hashes, first_row, eligible):  # pragma: no cover - compiled
+    mask = np.uint64(slots.size - 1)
+    capacity = 1024
+    out_index = np.empty(capacity, dtype=np.int32)
+    out_rows = np.empty(capacity, dtype=np.int32)
+    k = 0
+    for i in range(offsets.size - 1):
+        if not eligible[i]:
+            continue
+        start = k
+        for j in range(offsets[i], offsets[i + 1]):
+            x = _find(keys, slots, bitmap, shift, mask, hashes[j])
+            if x < 0:
+                continue
+            if k == capacity:
+                capacity *= 2
+                grown = np.empty(capacity, dtype=np.int32)
+                grown[:k] = out_index[:k]
+                out_index = grown
+                grown = np.empty(capacity, dtype=np.int32)
+                grown[:k] = out_rows[:k]
+                out_rows = grown
+            # insertion into the row's sorted run, once per hash (window hashes repeat)
+            q = k - 1
+            while q >= start and out_index[q] > x:
+                q -= 1
+            if q >= start and out_index[q] == x:
+                continue
+            for m in range(k, q + 1, -1):
+                out_index[m] = out_index[m - 1]
+            out_index[q + 1] = x
+            k += 1
+        out_rows[start:k] = first_row + i
+    return out_index[:k].copy(), out_rows[:k].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_by_hash(hit_index, hit_rows, distinct):  # pragma: no cover - compiled
+    """Counting sort of the hits by hash (stable: rows stay ascending): ``(posting_offsets, posting_rows)``."""
     counts = np.zeros(distinct + 1, dtype=np.int64)
-    for j in range(hashes.size):
-        x = _find(keys, slots, bitmap, shift, mask, hashes[j])
-        if x >= 0:
-            counts[x + 1] += 1
+    for j in range(hit_index.size):
+        counts[hit_index[j] + 1] += 1
     for x in range(distinct):
         counts[x + 1] += counts[x]
     fill = counts[:-1].copy()
-    rows = np.empty(counts[-1], dtype=np.int64)
-    for row in range(offsets.size - 1):
-        for j in range(offsets[row], offsets[row + 1]):
-            x = _find(keys, slots, bitmap, shift, mask, hashes[j])
-            if x >= 0:
-                rows[fill[x]] = row
-                fill[x] += 1
-    return counts, rows, query_index
+    rows = np.empty(hit_index.size, dtype=np.int32)
+    for j in range(hit_index.size):
+        x = hit_index[j]
+        rows[fill[x]] = hit_rows[j]
+        fill[x] += 1
+    return counts, rows
 
 
 @numba.njit(cache=True, nogil=True)
@@ -127,7 +205,7 @@ def _find(keys, slots, bitmap, shift, mask, value):  # pragma: no cover - compil
         return -1
     slot = value & mask
     while slots[slot] != 0:
-        if keys[slot] == value:
+        if keys[slots[slot] - 1] == value:
             return slots[slot] - 1
         slot = (slot + np.uint64(1)) & mask
     return -1

@@ -42,10 +42,11 @@ method and similarity (its shingle set is the same).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -98,41 +99,26 @@ class DedupResult:
             hashvalues=..., scheme="affine32")``.
     """
 
-    kept: pa.Table
     duplicates: pa.Table
     signatures: pa.Table
+    _paragraphs: pa.Table = field(repr=False)
+    _kept_rows: np.ndarray = field(repr=False)
+    _removed_count: np.ndarray = field(repr=False)
+
+    @functools.cached_property
+    def kept(self) -> pa.Table:
+        """Built on first access: a copy of the kept rows (most of the input), which a
+        caller that only needs the removals (or the row numbers) never pays for."""
+        ids = _ids(self._paragraphs)
+        rows = pa.array(self._kept_rows, pa.int64())
+        kept = _take_rows(self._paragraphs, self._kept_rows)
+        has_removals = pa.array(self._removed_count > 0)
+        kept = kept.append_column("cluster_id", pc.if_else(has_removals, ids.take(rows), pa.scalar(None, pa.string())))
+        return kept.append_column("duplicates_removed", pa.array(self._removed_count.astype(np.int64), pa.int64()))
 
 
-@dataclass(frozen=True)
-class Features:
-    """What dedup needs to know about each text of a batch.
-
-    Attributes:
-        keys: ``uint64[n, 2]`` hash of the normalised token sequence.
-        token_counts: ``int64[n]`` normalised tokens (word) or characters (char).
-        sets: Shingle sets.
-        signatures: ``uint32[n, num_perm]`` MinHash of the shingle sets.
-    """
-
-    keys: np.ndarray
-    token_counts: np.ndarray
-    sets: ShingleSets
-    signatures: np.ndarray
-
-    @staticmethod
-    def concatenate(parts: list["Features"], num_perm: int) -> "Features":
-        if not parts:
-            return Features(np.zeros((0, 2), np.uint64), np.zeros(0, np.int64), ShingleSets.concatenate([]), np.zeros((0, num_perm), np.uint32))
-        return Features(
-            np.concatenate([p.keys for p in parts]),
-            np.concatenate([p.token_counts for p in parts]),
-            ShingleSets.concatenate([p.sets for p in parts]),
-            np.concatenate([p.signatures for p in parts]),
-        )
-
-
-def featurize(texts: pa.Array | pa.ChunkedArray, *, num_perm: int, seed: int, shingle_size: int, shingle: str = "word") -> Features:
-    """Exact keys, shingle sets and signatures of one shard of texts.
+def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, with_keys: bool):
+    """Window hashes of one shard (CSR, with repeats) and, if asked, exact keys and token counts.
 
     The exact key hashes the normalised token sequence (word) or, equivalently
     (tokens never contain a space), the normalised text's code points (char),
@@ -140,19 +126,61 @@ def featurize(texts: pa.Array | pa.ChunkedArray, *, num_perm: int, seed: int, sh
     """
     if shingle == "word":
         tokens = tokenize_batch(texts)
-        counts = tokens.counts()
-        keys = _keys(tokens.offsets, tokens.hashes)
         offsets, hashes = window_hashes(tokens, shingle_size)
-    else:
-        chars = normalize_batch(texts)
-        counts = chars.lengths()
-        keys = _keys(chars.offsets, chars.codes.astype(np.uint64))
-        offsets, hashes = char_window_hashes(chars, shingle_size)
+        if not with_keys:
+            return offsets, hashes
+        return offsets, hashes, _keys(tokens.offsets, tokens.hashes), tokens.counts()
+    chars = normalize_batch(texts)
+    offsets, hashes = char_window_hashes(chars, shingle_size)
+    if not with_keys:
+        return offsets, hashes
+    return offsets, hashes, _keys(chars.offsets, chars.codes.astype(np.uint64)), chars.lengths()
+
+
+def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, seed: int,
+                keys: np.ndarray, sizes: np.ndarray, signatures: np.ndarray, samples: np.ndarray) -> None:  # fmt: skip
+    """Exact keys, set sizes, signatures and containment samples of one shard, written in place.
+
+    The shard's shingle sets are dropped afterwards: holding every set costs
+    8 B per distinct shingle (more than the text itself), and only candidate
+    pairs need them again (:func:`_sets_of`).
+    """
+    end = start + len(texts)
+    offsets, hashes, shard_keys, counts = _shard_windows(texts, shingle, shingle_size, with_keys=True)
     empty = np.flatnonzero(counts == 0)
     if len(empty):
-        keys[empty] = _raw_keys(texts.take(pa.array(empty)).to_pylist())
-    signatures = signatures_from_hashes(offsets, hash32(hashes), num_perm, seed)
-    return Features(keys, counts, sets_from_windows(offsets, hashes), signatures)
+        shard_keys[empty] = _raw_keys(texts.take(pa.array(empty)).to_pylist())
+    keys[start:end] = shard_keys
+    signatures_from_hashes(offsets, hash32(hashes), signatures.shape[1], seed, out=signatures[start:end])
+    sets = sets_from_windows(offsets, hashes)
+    del offsets, hashes
+    sizes[start:end] = sets.sizes()
+    _fill_samples(sets.offsets, sets.hashes, samples[start:end])
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_samples(offsets, hashes, out):  # pragma: no cover - compiled
+    """Row ``i`` of ``out``: the ``k`` smallest hashes of sorted set ``i`` (fewer: the rest untouched)."""
+    k = out.shape[1]
+    for i in range(offsets.size - 1):
+        for j in range(min(k, offsets[i + 1] - offsets[i])):
+            out[i, j] = hashes[offsets[i] + j]
+
+
+def _second_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, index: containment.SampleIndex,
+                 eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Containment postings of one shard: every sampled hash each eligible row holds."""
+    offsets, hashes = _shard_windows(texts, shingle, shingle_size, with_keys=False)
+    return index.hits(offsets, hashes, start, eligible[start : start + len(texts)])
+
+
+def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, needed: np.ndarray) -> ShingleSets:
+    """Shingle sets of the rows of ``needed`` (sorted) that fall in this shard, in order."""
+    lo, hi = np.searchsorted(needed, [start, start + len(texts)])
+    if hi == lo:
+        return ShingleSets(np.zeros(1, np.int64), np.zeros(0, np.uint64))
+    rows = texts.take(pa.array(needed[lo:hi] - start, pa.int64()))
+    return sets_from_windows(*_shard_windows(rows, shingle, shingle_size, with_keys=False))
 
 
 def sequence_keys(tokens: TokenBatch) -> np.ndarray:
@@ -252,21 +280,24 @@ def deduplicate(
 
     n = paragraphs.num_rows
     texts = paragraphs.column("text")  # sharded as it is: each shard is made contiguous, not the whole column
-    features = Features.concatenate(
-        map_shards(featurize, texts, workers, num_perm=num_perm, seed=seed, shingle_size=shingle_size, shingle=shingle),
-        num_perm,
-    )
+    shingling = dict(shingle=shingle, shingle_size=shingle_size)
+    keys = np.empty((n, 2), dtype=np.uint64)
+    sizes = np.empty(n, dtype=np.int64)
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint64)
+    map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes, signatures=signatures,
+               samples=samples, **shingling)  # fmt: skip
+
     rank = priority(paragraphs)
     order = np.argsort(rank)
-    representative = _exact_representatives(features.keys, order)
-    sizes = features.sets.sizes()
-
+    representative = _exact_representatives(keys, order)
+    del keys, order
     is_rep = representative == np.arange(n)
     weight = np.bincount(representative, minlength=n).astype(np.int64)
-    pairs = _rep_candidates(features, is_rep, sizes, rank, bands, rows)
-    edges = _verified_edges(pairs, features.sets, threshold, containment_threshold, MIN_CONTAINED_SHINGLES[shingle])
-    signatures = features.signatures
-    del features, pairs  # the shingle sets are the largest intermediate; the result needs none of them
+    pairs = _rep_candidates(texts, workers, shingling, signatures, samples, is_rep, sizes, rank, bands, rows)
+    del samples
+    edges = _verified_edges(texts, workers, shingling, pairs, sizes, threshold, containment_threshold, MIN_CONTAINED_SHINGLES[shingle])
+    del pairs
     assigned = np.full(n, -1, dtype=np.int64)
     method = np.full(n, -1, dtype=np.int8)
     similarity = np.zeros(n, dtype=np.float64)
@@ -287,43 +318,59 @@ def _exact_representatives(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def _rep_candidates(
-    features: Features, is_rep: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int
-) -> np.ndarray:
+    texts: pa.ChunkedArray, workers: int, shingling: dict, signatures: np.ndarray, samples: np.ndarray,
+    is_rep: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int,
+) -> np.ndarray:  # fmt: skip
     """Distinct candidate row pairs among exact-group representatives that have shingles.
 
     Each pair is ``(a, b)`` with ``a`` the row with more shingles, or the
     higher-priority one when both have as many (so ``a`` is the only
     possible container of ``b``); ``int64[k, 2]``, sorted.
     """
-    reps = np.flatnonzero(is_rep & (sizes > 0))
-    near = lsh.candidate_pairs(features.signatures[reps], bands, rows, priority=rank[reps])
-    contained = containment.candidate_pairs(features.sets.take(reps))
-    pairs = reps[np.concatenate([near, contained])]
+    n = len(is_rep)
+    eligible = is_rep & (sizes > 0)
+    reps = np.flatnonzero(eligible)
+    near = reps[lsh.candidate_pairs(signatures, bands, rows, priority=rank[reps], members=reps)]
+    # Containment: the reps' samples, looked up in every rep's full set, recomputed shard by shard.
+    counts = np.where(eligible, np.minimum(sizes, samples.shape[1]), 0)
+    sample_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    index = containment.SampleIndex(samples[np.arange(samples.shape[1]) < counts[:, None]])
+    hits = map_shards(_second_pass, texts, workers, with_start=True, index=index, eligible=eligible, **shingling)
+    hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
+    hit_rows = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
+    del hits
+    contained = index.pairs(sample_offsets, hit_index, hit_rows, sizes)
+    del index, hit_index, hit_rows
+    pairs = np.concatenate([near, contained])
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     a, b = pairs[:, 0], pairs[:, 1]
     swap = (sizes[b] > sizes[a]) | ((sizes[b] == sizes[a]) & (rank[b] < rank[a]))
-    n = len(is_rep)
     keys = lsh.sorted_unique(np.where(swap, b, a) * n + np.where(swap, a, b))
     return np.stack([keys // n, keys % n], axis=1)
 
 
 def _verified_edges(
-    pairs: np.ndarray, sets: ShingleSets, threshold: float, containment_threshold: float, min_contained: int = 1
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    texts: pa.ChunkedArray, workers: int, shingling: dict, pairs: np.ndarray, sizes: np.ndarray,
+    threshold: float, containment_threshold: float, min_contained: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Which candidate pairs are duplicates, as directed *may-absorb* edges in CSR form.
 
-    A near pair (Jaccard >= ``threshold``) gives an edge each way; a pair that
-    is not near but whose smaller set lies >= ``containment_threshold`` inside
-    the larger gives one edge, from the container to the contained row.
+    The shingle sets of the rows in some pair are recomputed (shard by
+    shard); a near pair (Jaccard >= ``threshold``) gives an edge each way; a
+    pair that is not near but whose smaller set lies >= ``containment_threshold``
+    inside the larger gives one edge, from the container to the contained row.
 
     Returns:
         ``(offsets int64[n + 1], targets int64[e], methods int8[e], similarities float64[e])``;
         the edges of row ``p`` are ``offsets[p]:offsets[p + 1]``.
     """
-    n = len(sets)
-    inter = _intersections(pairs, sets.offsets, sets.hashes)
-    sizes = sets.sizes()
+    n = len(sizes)
+    needed = lsh.sorted_unique(pairs.ravel())
+    sets = ShingleSets.concatenate(map_shards(_third_pass, texts, workers, with_start=True, needed=needed, **shingling))
+    local = np.searchsorted(needed, pairs)
+    inter = _intersections(local, sets.offsets, sets.hashes)
+    del sets, local
     a, b = pairs[:, 0], pairs[:, 1]
     union = sizes[a] + sizes[b] - inter
     jaccard = np.divide(inter, union, out=np.zeros(len(pairs)), where=union > 0)
@@ -440,19 +487,13 @@ def _result(
     estimated: np.ndarray,
     num_perm: int,
 ) -> DedupResult:
-    ids = paragraphs.column("paragraph_id").combine_chunks() if paragraphs.num_rows else pa.array([], pa.string())
-    ids = ids.cast(pa.string())
+    ids = _ids(paragraphs)
     kept_rows = np.flatnonzero(assigned < 0)
     removed_rows = np.flatnonzero(assigned >= 0)
     removed_count = np.bincount(assigned[removed_rows], minlength=len(assigned))[kept_rows]
 
-    kept_ids = ids.take(pa.array(kept_rows, pa.int64()))
-    kept = paragraphs.take(pa.array(kept_rows, pa.int64()))
-    kept = kept.append_column("cluster_id", pc.if_else(pa.array(removed_count > 0), kept_ids, pa.scalar(None, pa.string())))
-    kept = kept.append_column("duplicates_removed", pa.array(removed_count.astype(np.int64), pa.int64()))
-
     target_ids = ids.take(pa.array(assigned[removed_rows], pa.int64()))
-    duplicates = paragraphs.take(pa.array(removed_rows, pa.int64()))
+    duplicates = _take_rows(paragraphs, removed_rows)
     duplicates = duplicates.append_column("cluster_id", target_ids)
     duplicates = duplicates.append_column("kept_paragraph_id", target_ids)
     duplicates = duplicates.append_column("method", pa.array(np.asarray(METHODS, dtype=object)[method[removed_rows]].tolist() if len(removed_rows) else [], pa.string()))
@@ -461,16 +502,43 @@ def _result(
     duplicates = duplicates.append_column("estimated_similarity", pa.array(estimate, pa.float64(), mask=np.isnan(estimate)))
 
     shingled = np.flatnonzero(sizes > 0)
-    if len(shingled) < len(sizes):  # else no copy: Arrow wraps the signature buffer as is
-        signatures = signatures[shingled]
-    values = pa.array(signatures.reshape(-1), pa.uint32())
+    if len(shingled) < len(sizes):  # compacted in place: no second copy of the signatures
+        _compact_rows(signatures, shingled)
+        signatures = signatures[: len(shingled)]
+    values = pa.array(signatures.reshape(-1), pa.uint32())  # wraps the buffer as is
     signatures = pa.table(
         {
             "paragraph_id": ids.take(pa.array(shingled, pa.int64())),
             "hashvalues": pa.FixedSizeListArray.from_arrays(values, num_perm),
         }
     )
-    return DedupResult(kept, duplicates, signatures)
+    return DedupResult(duplicates, signatures, paragraphs, kept_rows, removed_count)
+
+
+def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """``table.take(rows)`` for increasing ``rows``, batch by batch: Arrow's take of a
+    chunked column first concatenates its chunks, a transient copy of the whole text."""
+    parts = []
+    start = 0
+    for batch in table.to_batches():
+        lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(rows[lo:hi] - start, pa.int64())))
+        start += batch.num_rows
+    return pa.Table.from_batches(parts, schema=table.schema) if parts else table.slice(0, 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact_rows(array, rows):  # pragma: no cover - compiled
+    """``array[:len(rows)] = array[rows]`` in place, for increasing ``rows``."""
+    for i in range(rows.size):
+        if rows[i] != i:
+            array[i] = array[rows[i]]
+
+
+def _ids(paragraphs: pa.Table) -> pa.Array:
+    ids = paragraphs.column("paragraph_id").combine_chunks() if paragraphs.num_rows else pa.array([], pa.string())
+    return ids.cast(pa.string())
 
 
 @numba.njit(cache=True, nogil=True)

@@ -69,21 +69,23 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
         raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {num_perm}")
     signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
     out = np.empty((n, bands), dtype=np.uint64)
+    every = np.arange(n, dtype=np.int64)
     for band in range(bands):
-        out[:, band] = _band_hash(signatures, band * rows, rows)
+        out[:, band] = _band_hash(signatures, every, band * rows, rows)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _band_hash(signatures, start, rows):  # pragma: no cover - compiled
-    """Hash of columns ``start .. start + rows - 1`` of each signature row."""
-    n = signatures.shape[0]
+def _band_hash(signatures, members, start, rows):  # pragma: no cover - compiled
+    """Hash of columns ``start .. start + rows - 1`` of each signature row in ``members``."""
+    n = members.size
     out = np.empty(n, dtype=np.uint64)
     for i in range(n):
+        m = members[i]
         h = np.uint64(0)
         for j in range(rows):
             # A non-linear chain: band values (a, b) and (b, a) must not collide.
-            h = _fmix64(h ^ np.uint64(signatures[i, start + j])) + np.uint64(j + 1)
+            h = _fmix64(h ^ np.uint64(signatures[m, start + j])) + np.uint64(j + 1)
         out[i] = h
     return out
 
@@ -95,11 +97,14 @@ def candidate_pairs(
     *,
     priority: np.ndarray | None = None,
     max_bucket: int = DEFAULT_MAX_BUCKET,
+    members: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pairs of signature rows that share at least one band.
 
     Args:
-        signatures: ``uint32[n, num_perm]``.
+        signatures: ``uint32[N, num_perm]``.
+        members: Optional ``int64[n]`` signature rows to consider (the result is
+            then as for ``signatures[members]``, without copying them); default all.
         priority: Optional ``int64[n]`` rank (lower = more likely kept, distinct).
             Defaults to the row index. Each pair is returned as
             ``(higher priority, lower priority)``.
@@ -109,7 +114,8 @@ def candidate_pairs(
     Returns:
         ``int64[k, 2]`` distinct pairs, sorted by (priority of first, priority of second).
     """
-    n = len(signatures)
+    members = np.arange(len(signatures), dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
+    n = len(members)
     if priority is None:
         priority = np.arange(n, dtype=np.int64)
     priority = np.asarray(priority, dtype=np.int64)
@@ -122,7 +128,7 @@ def candidate_pairs(
     # One band at a time: 8 bytes per text alive, not 8 * bands (or the
     # 8 * bands * rows of a widened copy of the signatures).
     for band in range(bands):
-        keys = _band_hash(signatures, band * rows, rows)
+        keys = _band_hash(signatures, members, band * rows, rows)
         order = np.lexsort((priority, keys))
         found.append(_bucket_pairs(keys[order], order, max_bucket))
     pairs = np.concatenate(found)

@@ -76,19 +76,21 @@ def fmix32(values: np.ndarray) -> np.ndarray:
 
 
 def signatures_from_hashes(
-    offsets: np.ndarray, hashes32: np.ndarray, num_perm: int = 128, seed: int = 1
+    offsets: np.ndarray, hashes32: np.ndarray, num_perm: int = 128, seed: int = 1, out: np.ndarray | None = None
 ) -> np.ndarray:
     """MinHash signatures of CSR sets of 32-bit input hashes.
 
     Args:
         offsets: ``int64[n + 1]``; set ``i`` is ``hashes32[offsets[i]:offsets[i + 1]]``.
         hashes32: ``uint32`` input hashes (repeats are harmless).
+        out: Optional C-contiguous ``uint32[n, num_perm]`` to write into (e.g. a slice of a larger array).
 
     Returns:
         ``uint32[n, num_perm]``; an empty set gets :data:`EMPTY_VALUE` everywhere.
     """
     a, b = permutations(num_perm, seed)
-    out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint32)
+    if out is None:
+        out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint32)
     _minhash_kernel(np.ascontiguousarray(offsets, dtype=np.int64), fmix32(hashes32.astype(np.uint32)), a, b, out)
     return out
 

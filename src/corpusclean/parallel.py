@@ -50,13 +50,20 @@ def shard_bounds(texts: pa.Array | pa.ChunkedArray, shards: int) -> list[tuple[i
 
 
 def map_shards(
-    fn: Callable[..., T], texts: Sequence[str] | pa.Array | pa.ChunkedArray, workers: int = 1, **kwargs: Any
+    fn: Callable[..., T],
+    texts: Sequence[str] | pa.Array | pa.ChunkedArray,
+    workers: int = 1,
+    *,
+    with_start: bool = False,
+    **kwargs: Any,
 ) -> list[T]:
     """``[fn(shard, **kwargs) for shard in shards(texts)]`` over ``workers`` threads.
 
     Shards are contiguous slices of about :data:`SHARD_CHARS` bytes of text,
     chosen from the texts alone, so the list returned is the same for any
-    ``workers``. ``fn`` should spend its time in GIL-releasing code.
+    ``workers``. ``fn`` should spend its time in GIL-releasing code. With
+    ``with_start``, ``fn(shard, start, **kwargs)`` also gets the shard's first
+    row (e.g. to write its results into a slice of a preallocated array).
     """
     # A chunked column is sliced as it is (no copy of the whole column); each shard is
     # made contiguous by ``fn`` (e.g. through :func:`as_text_array`).
@@ -65,12 +72,16 @@ def map_shards(
         return []
     total = int(pc.sum(pc.binary_length(array)).as_py() or 0)
     bounds = shard_bounds(array, max(1, -(-total // SHARD_CHARS)))
-    shards = [array.slice(lo, hi - lo) for lo, hi in bounds]
     call = partial(fn, **kwargs)
-    if workers <= 1 or len(shards) <= 1:
-        return [call(shard) for shard in shards]
-    with ThreadPoolExecutor(max_workers=min(workers, len(shards))) as pool:
-        return list(pool.map(call, shards))
+
+    def run(bound: tuple[int, int]) -> T:
+        shard = array.slice(bound[0], bound[1] - bound[0])
+        return call(shard, bound[0]) if with_start else call(shard)
+
+    if workers <= 1 or len(bounds) <= 1:
+        return [run(bound) for bound in bounds]
+    with ThreadPoolExecutor(max_workers=min(workers, len(bounds))) as pool:
+        return list(pool.map(run, bounds))
 
 
 def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
