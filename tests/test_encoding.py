@@ -91,3 +91,26 @@ def test_the_fast_gate_on_real_text():
     assert not needs_repair(clean)
     assert needs_repair("He said â€œhiâ€\x9d") and needs_repair("cafÃ©") and needs_repair("x &amp; y")
     assert not needs_repair("Lenin’s “Testament” — café, naïve, Ålesund…")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TRICKY)
+def test_the_compiled_gate_scans_agree_with_their_definitions(text):
+    """The gate's two compiled scans find exactly what the per-character definitions find."""
+    from corpusclean import encoding as e
+
+    assert bool(e._SUSPECT_RE.search(text)) == (not e._SUSPECT.isdisjoint(text))
+    by_pairs = any(e._could_be_mojibake(pair.group(1)) for pair in e._NON_ASCII_PAIR.finditer(text))
+    assert bool(e._MOJIBAKE_PAIR_RE.search(text)) == by_pairs
+
+
+def test_the_compiled_gate_scans_on_every_suspect_and_mojibake_character():
+    from corpusclean import encoding as e
+
+    for ch in e._SUSPECT:
+        assert e._SUSPECT_RE.search(f"ab{ch}c")
+    for lead in e._MOJIBAKE_LEAD | e._LATIN1_LEAD | {"a", "\u2014"}:
+        for follower in e._MOJIBAKE_CONTINUATION | {" ", "?", "a", "\u2014"}:
+            pair = lead + follower
+            by_pair = any(e._could_be_mojibake(m.group(1)) for m in e._NON_ASCII_PAIR.finditer(pair))
+            assert bool(e._MOJIBAKE_PAIR_RE.search(pair)) == by_pair, pair

@@ -23,7 +23,6 @@ and a rule naming the fix (``ftfy:unescape_html``,
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from typing import Iterable
@@ -34,6 +33,7 @@ from ftfy.badness import is_bad
 import regex
 
 from corpusclean.edits import Edit, sequence_edits
+from corpusclean.token_diff import opcodes as token_opcodes
 
 STAGE = "encoding"
 
@@ -42,7 +42,7 @@ FTFY_CONFIG = ftfy.TextFixerConfig(uncurl_quotes=False, normalization="NFC", exp
 # Text that is printable ASCII without '&' cannot need any of the fixes below.
 _WORDS_AND_SPACES = re.compile(r"\S+|\s+")
 # Text that is printable ASCII without '&' cannot need any of the fixes below.
-_MAY_NEED_FIX = regex.compile(r"[^\x09\x0a\x20-\x25\x27-\x7e]")
+_MAY_NEED_FIX = re.compile(r"[^\x09\x0a\x20-\x25\x27-\x7e]")  # re scans one class ~3x faster than regex
 
 
 def _suspect_characters() -> frozenset[str]:
@@ -67,7 +67,21 @@ def _byte_renderings(first: int, last: int) -> frozenset[str]:
     return frozenset(chars)
 
 
+def _char_class(chars: Iterable[str]) -> str:
+    """A regex character class matching exactly ``chars`` (code-point ranges, every one escaped)."""
+    codes = sorted({ord(c) for c in chars})
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "[" + "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]"
+
+
 _SUSPECT = _suspect_characters()
+# One compiled scan instead of a set lookup per character: matches where a character of _SUSPECT is.
+_SUSPECT_RE = re.compile(_char_class(_SUSPECT))
 # Mojibake of a multi-byte UTF-8 character is a lead byte (C2–F4) followed by
 # continuation bytes (80–BF) read in a single-byte encoding; text with no such
 # pair cannot be mojibake and skips ftfy's (slow) detectors.
@@ -76,6 +90,15 @@ _MOJIBAKE_CONTINUATION = _byte_renderings(0x80, 0xBF)
 _LATIN1_LEAD = frozenset(chr(c) for c in range(0xC2, 0xF5))
 # In a look-ahead so that pairs overlap: "À×¤" holds the pair "×¤".
 _NON_ASCII_PAIR = re.compile("(?=([\u0080-\U0010ffff][\u0080-\U0010ffff ?]))")
+# Where _could_be_mojibake holds for a pair of _NON_ASCII_PAIR, in one compiled scan:
+# a non-ASCII lead then a non-ASCII continuation (other than " ?"), or a Latin-1 lead then " " or "?".
+# (One leading class, then look-behinds: ~3x faster to scan than an alternation of two pairs.)
+_NON_ASCII_LEAD = {c for c in _MOJIBAKE_LEAD if c >= "\x80"}
+_MOJIBAKE_PAIR_RE = re.compile(
+    _char_class(_NON_ASCII_LEAD | _LATIN1_LEAD)
+    + f"(?:(?<={_char_class(_NON_ASCII_LEAD)}){_char_class(c for c in _MOJIBAKE_CONTINUATION if c >= chr(0x80))}"
+    + f"|(?<={_char_class(_LATIN1_LEAD)})[ ?])"
+)
 
 
 def _lost_lead_byte_table() -> dict[str, str]:
@@ -152,11 +175,11 @@ def diff_edits(before: str, after: str, rule: str) -> list[Edit]:
     a_mid, b_mid = a[head : len(a) - tail], b[head : len(b) - tail]
     a_at = _offsets(a[:head], a_mid)
     b_at = _offsets(b[:head], b_mid)
-    # Spaces may not anchor a match (they are everywhere), which keeps the alignment cheap.
-    matcher = difflib.SequenceMatcher(str.isspace, a_mid, b_mid, autojunk=False)
+    # difflib.SequenceMatcher(str.isspace, a_mid, b_mid, autojunk=False), compiled: spaces
+    # may not anchor a match (they are everywhere), which keeps the alignment cheap.
     return [
         Edit(STAGE, rule, a_at[i1], before[a_at[i1] : a_at[i2]], after[b_at[j1] : b_at[j2]])
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        for tag, i1, i2, j1, j2 in token_opcodes(a_mid, b_mid)
         if tag != "equal"
     ]
 
@@ -207,9 +230,9 @@ def needs_repair(text: str) -> bool:
     """
     if not _MAY_NEED_FIX.search(text):
         return False
-    if not _SUSPECT.isdisjoint(text) or not unicodedata.is_normalized("NFC", text):
+    if _SUSPECT_RE.search(text) or not unicodedata.is_normalized("NFC", text):
         return True
-    if not any(_could_be_mojibake(pair.group(1)) for pair in _NON_ASCII_PAIR.finditer(text)):
+    if not _MOJIBAKE_PAIR_RE.search(text):  # any(_could_be_mojibake(pair) for each _NON_ASCII_PAIR)
         return False
     return bool(is_bad(text) or chardata.UTF8_DETECTOR_RE.search(text))
 
