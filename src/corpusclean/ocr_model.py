@@ -276,11 +276,15 @@ def is_plural_guess(token: str, candidate: str) -> bool:
     )
 
 
+INFLECTION_ENDINGS = frozenset({"s", "es", "e", "d", "ed", "t", "st", "est", "th", "eth", "n", "en", "r", "er", "y", "ly"})
+"""Endings that make another form of a word (plural, old -e, past, -est/-eth verbs, comparatives): not misreadings."""
+
+
 def is_variant_spelling(token: str, candidate: str) -> bool:
     """Whether ``candidate`` is another form of the word ``token`` spells rather than what OCR misread.
 
     A plural guess (:func:`is_plural_guess`); one of the two is the other
-    with letters added at the end (an inflection or old spelling:
+    with an ending of :data:`INFLECTION_ENDINGS` added (an inflection or old spelling:
     ``Grandchamps``/``Grandchamp``, ``leavest``/``leaves``, ``muche``/``much``);
     or they differ by one ``e`` (``rendred``/``rendered``). Dropped and added
     characters make such guesses possible, and print has all these forms.
@@ -288,7 +292,7 @@ def is_variant_spelling(token: str, candidate: str) -> bool:
     if is_plural_guess(token, candidate):
         return True
     short, long = sorted((token, candidate), key=len)
-    if len(long) > len(short) and long.startswith(short):
+    if len(long) > len(short) and long.startswith(short) and long[len(short):] in INFLECTION_ENDINGS:
         return True
     if len(long) == len(short) + 1:
         return any(long[k] == "e" and long[:k] + long[k + 1 :] == short for k in range(len(long)))
