@@ -95,8 +95,9 @@ REAL_WORD_TRUST = 1.0
 """With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
 CONTEXT_CANDIDATES = 5
 """Corrections of one token that context chooses among at most."""
-CONTEXT_MIN_ODDS = 1e-4
-"""A token is weighed in context only if its best candidate scores at least this share of keeping it."""
+CONTEXT_MIN_ODDS = 1e-3
+"""A token is weighed in context only if its best candidate scores at least this share of keeping it
+(and only candidates scoring that share of the likeliest reading are weighed)."""
 
 TALL_LOWER = frozenset("bdfhkl")
 """Lower-case letters with an ascender, which OCR reads as capitals (``l`` as ``I``)."""
@@ -623,6 +624,8 @@ class NoisyChannelModel:
                 keep = repeated
         if not scored or scored[0][1] < CONTEXT_MIN_ODDS * keep:
             return None
+        floor = CONTEXT_MIN_ODDS * max(keep, scored[0][1])
+        scored = [item for item in scored if item[1] >= floor]
         return ContextCandidates(
             float(keep), tuple((c, float(s), "confusion " + " ".join(r)) for c, s, r in scored), known
         )
