@@ -56,7 +56,7 @@ import pyarrow.compute as pc
 from corpusclean import containment, lsh
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import TokenBatch, normalize_batch, tokenize_batch
-from corpusclean.parallel import map_shards
+from corpusclean.parallel import map_shards, release_freed_memory
 from corpusclean.shingles import (
     SHINGLINGS,
     ShingleSets,
@@ -287,6 +287,7 @@ def deduplicate(
     samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint64)
     map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes, signatures=signatures,
                samples=samples, **shingling)  # fmt: skip
+    release_freed_memory()
 
     rank = priority(paragraphs)
     order = np.argsort(rank)
@@ -339,6 +340,7 @@ def _rep_candidates(
     hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
     hit_rows = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
     del hits
+    release_freed_memory()
     contained = index.pairs(sample_offsets, hit_index, hit_rows, sizes)
     del index, hit_index, hit_rows
     pairs = np.concatenate([near, contained])
@@ -371,6 +373,7 @@ def _verified_edges(
     local = np.searchsorted(needed, pairs)
     inter = _intersections(local, sets.offsets, sets.hashes)
     del sets, local
+    release_freed_memory()
     a, b = pairs[:, 0], pairs[:, 1]
     union = sizes[a] + sizes[b] - inter
     jaccard = np.divide(inter, union, out=np.zeros(len(pairs)), where=union > 0)

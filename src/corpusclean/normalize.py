@@ -274,21 +274,6 @@ def _chunk_end(data, i, end):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _chunk_stable(data, i, j, cps, known):  # pragma: no cover - compiled
-    """Whether every non-ASCII character of ``data[i:j]`` has a known replacement."""
-    m = i
-    while m < j:
-        if data[m] < 128:
-            m += 1
-            continue
-        cp, nbytes = _decode(data, m)
-        if not known[_lookup(cps, cp)]:
-            return False
-        m += nbytes
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
 def _grow(items, chunk_lengths, needed):  # pragma: no cover - compiled
     size = max(needed, 2 * items.size)
     new_items = np.empty(size, dtype=np.uint64)
@@ -298,13 +283,40 @@ def _grow(items, chunk_lengths, needed):  # pragma: no cover - compiled
     return new_items, new_lengths
 
 
+def _byte_classes() -> tuple[np.ndarray, np.ndarray]:
+    """For each byte: its class (see :func:`_scan`) and, for token bytes, the lowercased byte."""
+    classes = np.full(256, _SEPARATOR, dtype=np.uint8)
+    lower = np.zeros(256, dtype=np.uint8)
+    for b in range(256):
+        if b >= 128:
+            classes[b] = _NON_ASCII
+        elif b == 32 or 9 <= b <= 13:
+            classes[b] = _SPACE
+        elif b in (39, 96):
+            classes[b] = _DELETED
+        elif chr(b).isalnum():
+            classes[b] = _TOKEN
+            lower[b] = ord(chr(b).lower())
+    return classes, lower
+
+
+_TOKEN, _SPACE, _DELETED, _SEPARATOR, _NON_ASCII = 0, 1, 2, 3, 4
+_CLASSES, _LOWER = _byte_classes()
+
+
 @numba.njit(cache=True, nogil=True)
 def _scan(data, offsets, cps, known, repl_offsets, repl_bytes):  # pragma: no cover - compiled
     """Tokenise chunks of ASCII and stable characters; emit a reference to each other chunk.
 
+    One pass over the bytes, classified by table. A chunk (run between ASCII
+    whitespace) is hashed as it is read; at its first unstable character the
+    tokens it already gave are dropped and the whole chunk becomes a reference.
+
     Returns the items (a token hash, or a chunk's start byte), the chunk
     byte lengths (0 for a token hash) and each text's first item (``int64[n + 1]``).
     """
+    classes = _CLASSES
+    lower = _LOWER
     n = offsets.size - 1
     capacity = (offsets[n] - offsets[0]) // 4 + 16  # grown when needed (English: ~1 token per 6 bytes)
     items = np.empty(capacity, dtype=np.uint64)
@@ -317,53 +329,58 @@ def _scan(data, offsets, cps, known, repl_offsets, repl_bytes):  # pragma: no co
         text_items[t] = k
         i = offsets[t]
         end = offsets[t + 1]
-        while i < end:
-            if _is_space(data[i]):
+        if k + 2 * (end - i) + 2 > items.size:  # < 2 items per byte (replacements included)
+            items, chunk_lengths = _grow(items, chunk_lengths, k + 2 * (end - i) + 2)
+        h = fnv_offset
+        length = 0
+        chunk_start = i
+        chunk_k = k
+        while i <= end:
+            c = classes[data[i]] if i < end else _SPACE
+            if c == _TOKEN:
+                h = (h ^ np.uint64(lower[data[i]])) * fnv_prime
+                length += 1
                 i += 1
                 continue
-            j, ascii_only = _chunk_end(data, i, end)
-            if k + 2 * (j - i) + 2 > items.size:  # a chunk yields < 2 items per byte (replacements included)
-                items, chunk_lengths = _grow(items, chunk_lengths, k + (j - i) * 9 + 2)
-            if not ascii_only and not _chunk_stable(data, i, j, cps, known):
-                items[k] = np.uint64(i)
-                chunk_lengths[k] = j - i
+            if c == _DELETED:
+                i += 1
+                continue
+            if c != _NON_ASCII:  # a separator or whitespace ends the token
+                if length > 0:
+                    items[k] = _fmix64(h ^ np.uint64(length))
+                    k += 1
+                    h = fnv_offset
+                    length = 0
+                i += 1
+                if c == _SPACE:
+                    chunk_start = i
+                    chunk_k = k
+                continue
+            cp, nbytes = _decode(data, i)
+            x = _lookup(cps, cp)
+            if not known[x]:  # the whole chunk goes to the reference tokenizer
+                j = i
+                while j < end and classes[data[j]] != _SPACE:
+                    j += 1
+                k = chunk_k
+                items[k] = np.uint64(chunk_start)
+                chunk_lengths[k] = j - chunk_start
                 k += 1
+                h = fnv_offset
+                length = 0
                 i = j
                 continue
-            h = fnv_offset
-            length = 0
-            m = i
-            while m <= j:
-                byte = data[m] if m < j else 32
-                if byte >= 128:
-                    cp, nbytes = _decode(data, m)
-                    x = _lookup(cps, cp)
-                    for r in range(repl_offsets[x], repl_offsets[x + 1]):
-                        rb = repl_bytes[r]
-                        if rb != 32:
-                            h = (h ^ np.uint64(rb)) * fnv_prime
-                            length += 1
-                        elif length > 0:
-                            items[k] = _fmix64(h ^ np.uint64(length))
-                            k += 1
-                            h = fnv_offset
-                            length = 0
-                    m += nbytes
-                    continue
-                m += 1
-                if 65 <= byte <= 90:
-                    byte += 32
-                if (97 <= byte <= 122) or (48 <= byte <= 57):
-                    h = (h ^ np.uint64(byte)) * fnv_prime
+            for r in range(repl_offsets[x], repl_offsets[x + 1]):
+                rb = repl_bytes[r]
+                if rb != 32:
+                    h = (h ^ np.uint64(rb)) * fnv_prime
                     length += 1
-                elif byte == 39 or byte == 96:
-                    continue  # apostrophes are deleted, not separators
                 elif length > 0:
                     items[k] = _fmix64(h ^ np.uint64(length))
                     k += 1
                     h = fnv_offset
                     length = 0
-            i = j
+            i += nbytes
     text_items[n] = k
     return items[:k].copy(), chunk_lengths[:k].copy(), text_items
 

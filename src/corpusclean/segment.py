@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import regex
 
+from corpusclean.parallel import release_freed_memory
+
 PARAGRAPH_SCHEMA = pa.schema(
     [
         pa.field("paragraph_id", pa.string(), nullable=False),
@@ -158,7 +160,7 @@ def segment_document(source: str, text: str, max_chars: int = 2000, *, first_ind
 
 
 def segment_documents(
-    documents: Iterable[tuple[str, str]], max_chars: int = 2000, *, original_text: bool = True, batch_bytes: int = 64 << 20
+    documents: Iterable[tuple[str, str]], max_chars: int = 2000, *, original_text: bool = True, batch_bytes: int = 16 << 20
 ) -> pa.Table:
     """Segment many ``(source, text)`` documents into one table.
 
@@ -176,8 +178,11 @@ def segment_documents(
         if size >= batch_bytes:
             tables.append(_segment_batch_or_each(batch, max_chars, original_text))
             batch, size = [], 0
+            release_freed_memory()
     if batch or not tables:
         tables.append(_segment_batch_or_each(batch, max_chars, original_text))
+    del batch
+    release_freed_memory()
     return pa.concat_tables(tables)
 
 
