@@ -415,9 +415,9 @@ def test_context_keeps_the_real_word_when_it_fits(corrector: OcrCorrector) -> No
 
 
 def test_misread_capital_mid_clause_becomes_lower_case() -> None:
-    text = "Lenin came back Avith a warning. Avith that, he left."
+    text = "Lenin came back Avith a warning. Avith him came Radek."
     corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*_seed_paragraphs(), text]))
-    assert corrector(text)[0] == "Lenin came back with a warning. With that, he left."
+    assert corrector(text)[0] == "Lenin came back with a warning. With him came Radek."
 
 
 def test_context_can_be_switched_off() -> None:
