@@ -215,6 +215,8 @@ def _decode(data, i):  # pragma: no cover - compiled
 def _non_ascii_codepoints(data, start, end):  # pragma: no cover - compiled
     """Sorted distinct non-ASCII code points of ``data[start:end]`` (valid UTF-8)."""
     seen = np.zeros(0x110000, dtype=np.bool_)
+    lo = 0x110000
+    hi = 0
     count = 0
     i = start
     while i < end:
@@ -222,17 +224,18 @@ def _non_ascii_codepoints(data, start, end):  # pragma: no cover - compiled
             i += 1
             continue
         cp, nbytes = _decode(data, i)
+        i += nbytes
         if not seen[cp]:
             seen[cp] = True
             count += 1
-        i += nbytes
+            lo = min(lo, cp)
+            hi = max(hi, cp)
     out = np.empty(count, dtype=np.int64)
     k = 0
-    if count:
-        for cp in range(0x80, 0x110000):
-            if seen[cp]:
-                out[k] = cp
-                k += 1
+    for cp in range(lo, hi + 1):
+        if seen[cp]:
+            out[k] = cp
+            k += 1
     return out
 
 
