@@ -144,6 +144,21 @@ def test_worker_count_does_not_change_the_result(monkeypatch):
     assert one.kept.equals(two.kept) and one.duplicates.equals(two.duplicates) and one.signatures.equals(two.signatures)
 
 
+@pytest.mark.parametrize("shingle", ["word", "char"])
+def test_recomputing_shingle_sets_gives_the_same_result(monkeypatch, shingle):
+    """Large inputs drop the shingle sets after the first pass and recompute them (two more passes)."""
+    from corpusclean import dedup
+
+    table = table_of(POOL)
+    held = deduplicate(table, shingle=shingle)
+    monkeypatch.setattr(dedup, "KEEP_SETS_BYTES", {"word": 0, "char": 0})
+    monkeypatch.setattr(parallel, "SHARD_CHARS", 3000)
+    recomputed = deduplicate(table, shingle=shingle, workers=2)
+    assert held.kept.equals(recomputed.kept) and held.duplicates.equals(recomputed.duplicates)
+    assert held.signatures.equals(recomputed.signatures)
+    assert set(recomputed.duplicates.column("method").to_pylist()) == {"exact", "near", "contained"}
+
+
 texts_strategy = st.lists(st.sampled_from(POOL), min_size=0, max_size=40)
 hsettings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -73,6 +73,12 @@ MIN_CONTAINED_SHINGLES = {"word": 1, "char": 50}
 5-grams of a short heading ("Stalin and lenin relationship": 25 of them) lie
 mostly inside any long paragraph on the same subject; fifty is about ten words."""
 
+KEEP_SETS_BYTES = {"word": 48 << 20, "char": 8 << 20}
+"""Inputs with at most this much text keep every shingle set in memory
+(~1.5x the text for word 5-grams, ~8x for char 5-grams); larger ones drop
+them after the first pass and recompute what candidates need (two more
+passes over the text, memory ~independent of the shingle count). Same result."""
+
 OCR_EDITS_COLUMN = "ocr_edits"
 """Optional integer input column: number of OCR corrections (fewer wins ties)."""
 REQUIRED_COLUMNS = ("paragraph_id", "source", "paragraph_index", "text")
@@ -138,12 +144,14 @@ def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, with_keys: 
 
 
 def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, seed: int,
-                keys: np.ndarray, sizes: np.ndarray, signatures: np.ndarray, samples: np.ndarray) -> None:  # fmt: skip
+                keys: np.ndarray, sizes: np.ndarray, signatures: np.ndarray, samples: np.ndarray,
+                keep_sets: bool) -> ShingleSets | None:  # fmt: skip
     """Exact keys, set sizes, signatures and containment samples of one shard, written in place.
 
-    The shard's shingle sets are dropped afterwards: holding every set costs
-    8 B per distinct shingle (more than the text itself), and only candidate
-    pairs need them again (:func:`_sets_of`).
+    The shard's shingle sets are returned only if ``keep_sets``: holding every
+    set costs 8 B per distinct shingle (more than the text itself), so on a
+    large input they are dropped and recomputed for what needs them
+    (:func:`_second_pass`, :func:`_third_pass`).
     """
     end = start + len(texts)
     offsets, hashes, shard_keys, counts = _shard_windows(texts, shingle, shingle_size, with_keys=True)
@@ -156,6 +164,7 @@ def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     del offsets, hashes
     sizes[start:end] = sets.sizes()
     _fill_samples(sets.offsets, sets.hashes, samples[start:end])
+    return sets if keep_sets else None
 
 
 @numba.njit(cache=True, nogil=True)
@@ -285,8 +294,11 @@ def deduplicate(
     sizes = np.empty(n, dtype=np.int64)
     signatures = np.empty((n, num_perm), dtype=np.uint32)
     samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint64)
-    map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes, signatures=signatures,
-               samples=samples, **shingling)  # fmt: skip
+    keep_sets = int(pc.sum(pc.binary_length(texts)).as_py() or 0) <= KEEP_SETS_BYTES[shingle] if n else False
+    parts = map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes,
+                       signatures=signatures, samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
+    sets = ShingleSets.concatenate(parts) if keep_sets else None
+    del parts
     release_freed_memory()
 
     rank = priority(paragraphs)
@@ -295,10 +307,11 @@ def deduplicate(
     del keys, order
     is_rep = representative == np.arange(n)
     weight = np.bincount(representative, minlength=n).astype(np.int64)
-    pairs = _rep_candidates(texts, workers, shingling, signatures, samples, is_rep, sizes, rank, bands, rows)
+    pairs = _rep_candidates(texts, workers, shingling, sets, signatures, samples, is_rep, sizes, rank, bands, rows)
     del samples
-    edges = _verified_edges(texts, workers, shingling, pairs, sizes, threshold, containment_threshold, MIN_CONTAINED_SHINGLES[shingle])
-    del pairs
+    edges = _verified_edges(texts, workers, shingling, sets, pairs, sizes, threshold, containment_threshold,
+                            MIN_CONTAINED_SHINGLES[shingle])  # fmt: skip
+    del pairs, sets
     assigned = np.full(n, -1, dtype=np.int64)
     method = np.full(n, -1, dtype=np.int8)
     similarity = np.zeros(n, dtype=np.float64)
@@ -319,7 +332,7 @@ def _exact_representatives(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def _rep_candidates(
-    texts: pa.ChunkedArray, workers: int, shingling: dict, signatures: np.ndarray, samples: np.ndarray,
+    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, signatures: np.ndarray, samples: np.ndarray,
     is_rep: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int,
 ) -> np.ndarray:  # fmt: skip
     """Distinct candidate row pairs among exact-group representatives that have shingles.
@@ -336,7 +349,10 @@ def _rep_candidates(
     counts = np.where(eligible, np.minimum(sizes, samples.shape[1]), 0)
     sample_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     index = containment.SampleIndex(samples[np.arange(samples.shape[1]) < counts[:, None]])
-    hits = map_shards(_second_pass, texts, workers, with_start=True, index=index, eligible=eligible, **shingling)
+    if sets is not None:
+        hits = [index.hits(sets.offsets, sets.hashes, 0, eligible)]
+    else:
+        hits = map_shards(_second_pass, texts, workers, with_start=True, index=index, eligible=eligible, **shingling)
     hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
     hit_rows = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
     del hits
@@ -353,13 +369,13 @@ def _rep_candidates(
 
 
 def _verified_edges(
-    texts: pa.ChunkedArray, workers: int, shingling: dict, pairs: np.ndarray, sizes: np.ndarray,
+    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, pairs: np.ndarray, sizes: np.ndarray,
     threshold: float, containment_threshold: float, min_contained: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Which candidate pairs are duplicates, as directed *may-absorb* edges in CSR form.
 
     The shingle sets of the rows in some pair are recomputed (shard by
-    shard); a near pair (Jaccard >= ``threshold``) gives an edge each way; a
+    shard) unless ``sets`` holds every row's; a near pair (Jaccard >= ``threshold``) gives an edge each way; a
     pair that is not near but whose smaller set lies >= ``containment_threshold``
     inside the larger gives one edge, from the container to the contained row.
 
@@ -368,12 +384,14 @@ def _verified_edges(
         the edges of row ``p`` are ``offsets[p]:offsets[p + 1]``.
     """
     n = len(sizes)
-    needed = lsh.sorted_unique(pairs.ravel())
-    sets = ShingleSets.concatenate(map_shards(_third_pass, texts, workers, with_start=True, needed=needed, **shingling))
-    local = np.searchsorted(needed, pairs)
-    inter = _intersections(local, sets.offsets, sets.hashes)
-    del sets, local
-    release_freed_memory()
+    if sets is not None:
+        inter = _intersections(pairs, sets.offsets, sets.hashes)
+    else:
+        needed = lsh.sorted_unique(pairs.ravel())
+        sets = ShingleSets.concatenate(map_shards(_third_pass, texts, workers, with_start=True, needed=needed, **shingling))
+        inter = _intersections(np.searchsorted(needed, pairs), sets.offsets, sets.hashes)
+        del sets
+        release_freed_memory()
     a, b = pairs[:, 0], pairs[:, 1]
     union = sizes[a] + sizes[b] - inter
     jaccard = np.divide(inter, union, out=np.zeros(len(pairs)), where=union > 0)
