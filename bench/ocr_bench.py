@@ -13,9 +13,9 @@ off-the-shelf baseline, and prints:
   one-to-one with the gold text,
 * throughput of the correction step in MB/s (one core; the machine may be
   shared, so it is noisy): wall clock and, less sensitive to other load,
-  the process's CPU time. Both include building the run's model and its
-  decision map (every distinct token decided once); only the process-wide
-  lexicon load is excluded. A second table splits the time into building
+  the process's CPU time. Both include building the run's model, its
+  decision map (every distinct token decided once) and its context map;
+  only the process-wide lexicon and bigram loads are excluded. A second table splits the time into building
   the map and applying it to the paragraphs; ``--scale`` adds each whole
   set, unsampled, to show the map's cost grows with distinct tokens;
 * token precision and recall of the edits at or above a few confidence
@@ -55,6 +55,7 @@ from ocr_data import Pair, bln600_pairs, ght_pairs, icdar_pairs  # noqa: E402
 
 from corpusclean.edits import Edit  # noqa: E402
 from corpusclean.ocr import OcrCorrector, count_vocabulary  # noqa: E402
+from corpusclean.ocr_context import load_bigram_context  # noqa: E402
 
 BASELINE_VENV = HERE / ".venv-ocr"
 SYMSPELL_VERSION = "6.10.1"
@@ -234,6 +235,7 @@ def correct_timed(pairs: Sequence[Pair], min_confidence: float) -> tuple[list[tu
     """
     vocabulary = count_vocabulary(p.ocr for p in pairs)
     OcrCorrector(min_confidence=min_confidence)("warm up the lexicon and the compiled search: tbe")
+    load_bigram_context("en")  # process-wide data, like the lexicon
     timing = Timing(distinct=len(vocabulary), nbytes=sum(len(p.ocr.encode("utf-8")) for p in pairs))
     start, cpu_start = time.perf_counter(), time.process_time()
     fix = OcrCorrector(corpus_vocabulary=vocabulary, min_confidence=min_confidence, calibrated=CALIBRATED)
