@@ -230,7 +230,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             logger.warning("input %s has disappeared since the last run: its rows are %s", source, "kept" if cfg.keep_deleted else "retired")
         inputs.sort(key=lambda e: e.source)
 
-        edit_paths = [e.edits for e in inputs]
+        edit_paths = [e.edits for e in inputs if e.edit_rows != 0]  # most inputs have none: skip opening them
         paragraph_paths = [e.paragraphs for e in inputs]
         if cfg.ocr:
             t = time.perf_counter()

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.feather as feather
 
-from corpusclean.arrow_io import TableWriter, save_table
+from corpusclean.arrow_io import TableWriter
 from corpusclean.config import CleanConfig
 from corpusclean.read import FileReport
 
@@ -88,6 +89,8 @@ class PreparedInput:
     rows: int
     seconds: dict[str, float]
     cached: bool = False
+    edit_rows: int | None = None
+    """Rows of ``edits`` (``None``: not recorded, by an older version); readers skip empty ones."""
 
 
 class PreparedCache:
@@ -115,6 +118,7 @@ class PreparedCache:
             rows=data["rows"],
             seconds={},
             cached=True,
+            edit_rows=data.get("edit_rows"),
         )
 
     @contextmanager
@@ -136,12 +140,22 @@ class PreparedCache:
         report: FileReport,
         seconds: dict[str, float],
     ) -> PreparedInput:
+        # One file system call per file where it can be: a run puts one entry per input file, tens
+        # of thousands of small ones on a large corpus, and temporary names plus renames cost more
+        # than writing the data. entry.json stays the commit marker: it is removed first (when the
+        # entry is rewritten), the Arrow files are written, and it is written last; a crash in
+        # between leaves no entry.json, or a truncated one, which get() ignores.
         base = self._dir(key)
-        base.mkdir(parents=True, exist_ok=True)
-        save_table(paragraphs, base / "paragraphs.arrow")
-        save_table(edits, base / "edits.arrow")
-        _write_json(base / "entry.json", {"source": report.source, "rows": paragraphs.num_rows, "report": dataclasses.asdict(report)})
-        return PreparedInput(report.source, key, base / "paragraphs.arrow", base / "edits.arrow", report, paragraphs.num_rows, seconds)
+        try:
+            base.mkdir(parents=True)
+        except FileExistsError:
+            (base / "entry.json").unlink(missing_ok=True)
+        _write_arrow(paragraphs, base / "paragraphs.arrow")
+        _write_arrow(edits, base / "edits.arrow")
+        entry = {"source": report.source, "rows": paragraphs.num_rows, "edit_rows": edits.num_rows, "report": _report_dict(report)}
+        with open(base / "entry.json", "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False, default=str))
+        return PreparedInput(report.source, key, base / "paragraphs.arrow", base / "edits.arrow", report, paragraphs.num_rows, seconds, edit_rows=edits.num_rows)
 
     def retain(self, keys: Iterable[str]) -> int:
         """Delete every entry not in ``keys``; returns how many were deleted."""
@@ -162,12 +176,14 @@ class EntryWriter:
     def __init__(self, key: str, base: Path, paragraphs: TableWriter, edits: TableWriter) -> None:
         self.key, self.base, self._paragraphs, self._edits = key, base, paragraphs, edits
         self.rows = 0
+        self.edit_rows = 0
         self.pending: dict | None = None
 
     def write(self, paragraphs: pa.Table, edits: pa.Table) -> None:
         self._paragraphs.write(paragraphs)
         self._edits.write(edits)
         self.rows += paragraphs.num_rows
+        self.edit_rows += edits.num_rows
 
     def finish(self, report: FileReport, seconds: dict[str, float]) -> PreparedInput:
         from corpusclean.edits import EDIT_SCHEMA
@@ -176,10 +192,21 @@ class EntryWriter:
         if not self._paragraphs.written:
             self.write(PARAGRAPH_SCHEMA.empty_table(), EDIT_SCHEMA.empty_table())
         # entry.json is written by PreparedCache.writer once the batch files are closed.
-        self.pending = {"source": report.source, "rows": self.rows, "report": dataclasses.asdict(report)}
+        self.pending = {"source": report.source, "rows": self.rows, "edit_rows": self.edit_rows, "report": _report_dict(report)}
         return PreparedInput(
             report.source, self.key, self.base / "paragraphs.arrow", self.base / "edits.arrow", report, self.rows, seconds,
+            edit_rows=self.edit_rows,
         )
+
+
+def _write_arrow(table: pa.Table, path: Path) -> None:
+    """Uncompressed Arrow IPC (what :func:`corpusclean.arrow_io.save_table` writes), in place."""
+    feather.write_feather(table, path, compression="uncompressed")
+
+
+def _report_dict(report: FileReport) -> dict:
+    """``dataclasses.asdict(report)`` without its deep copy (a report holds only scalars and a list of str)."""
+    return {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
 
 
 def _write_json(path: Path, data: object) -> None:
