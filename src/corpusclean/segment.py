@@ -198,63 +198,173 @@ def _segment_batch_or_each(batch: list[tuple[str, str, int, int]], max_chars: in
 def _segment_batch(documents: list[tuple[str, str, int, int]], max_chars: int, original_text: bool) -> pa.Table:
     """``(source, text, first_index, offset)`` documents into one table (raises UnicodeEncodeError on surrogates).
 
-    Spans come from :func:`paragraph_spans` on the ``str``; the paragraph
-    texts are then cut from the UTF-8 bytes of all documents in one compiled
+    Blocks are found in the UTF-8 bytes of all documents in one compiled pass
+    (:func:`_utf8_blocks`, the spans :func:`paragraph_spans` gives); only
+    blocks longer than ``max_chars`` go through :func:`_split_long` on the
+    string. The paragraph texts are then cut from the bytes in one compiled
     pass (``original_text`` as is, ``text`` with :func:`join_lines` applied),
     so no Python string is made per paragraph.
     """
-    encoded: list[bytes] = []
-    starts: list[np.ndarray] = []
-    ends: list[np.ndarray] = []
-    char_starts: list[np.ndarray] = []
-    char_ends: list[np.ndarray] = []
-    ids: list[str] = []
-    sources: list[str] = []
-    counts: list[int] = []
-    indices: list[np.ndarray] = []
-    base = 0
-    for source, text, first_index, offset in documents:
-        data = text.encode("utf-8")
-        spans = np.fromiter(itertools.chain.from_iterable(paragraph_spans(text, max_chars)), dtype=np.int64).reshape(-1, 2)
-        if len(data) == len(text):
-            byte_spans = spans
-        else:  # byte position of each character position
-            raw = np.frombuffer(data, dtype=np.uint8)
-            char_at = np.append(np.flatnonzero((raw & 0xC0) != 0x80), len(data))
-            byte_spans = char_at[spans]
-        prefix = source.encode("utf-8", "surrogatepass") + b"\0"
-        view = memoryview(data)
-        for index, (start, end) in enumerate(byte_spans.tolist(), start=first_index):
-            digest = hashlib.blake2b(prefix, digest_size=8)
-            digest.update(b"%d\0" % index)
-            digest.update(view[start:end])
-            ids.append(digest.hexdigest())
-        encoded.append(data)
-        starts.append(byte_spans[:, 0] + base)
-        ends.append(byte_spans[:, 1] + base)
-        char_starts.append(spans[:, 0] + offset)
-        char_ends.append(spans[:, 1] + offset)
-        indices.append(np.arange(first_index, first_index + len(spans), dtype=np.int64))
-        sources.append(source)
-        counts.append(len(spans))
-        base += len(data)
-    buffer = np.frombuffer(b"".join(encoded), dtype=np.uint8) if base else np.zeros(0, np.uint8)
+    encoded = [text.encode("utf-8") for _, text, _, _ in documents]
+    doc_offsets = np.zeros(len(documents) + 1, dtype=np.int64)
+    np.cumsum([len(data) for data in encoded], out=doc_offsets[1:])
+    buffer = np.frombuffer(b"".join(encoded), dtype=np.uint8) if doc_offsets[-1] else np.zeros(0, np.uint8)
     del encoded
-    start = np.concatenate(starts) if starts else np.zeros(0, np.int64)
-    end = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+    # Blank-line blocks, trimmed, found in the bytes: (document, byte start, byte end, char start, char end).
+    block_doc, block_start, block_end, block_char_start, block_char_end = _utf8_blocks(buffer, doc_offsets)
+    long_blocks = np.flatnonzero(block_char_end - block_char_start > max_chars)
+    if len(long_blocks):  # cut at sentence boundaries on the string (rare)
+        block_doc, block_start, block_end, block_char_start, block_char_end = _split_long_blocks(
+            documents, doc_offsets, max_chars, long_blocks, block_doc, block_start, block_end, block_char_start, block_char_end
+        )
+    counts = np.bincount(block_doc, minlength=len(documents))
+    first_paragraph = np.cumsum(counts) - counts
+    first_indices = np.array([d[2] for d in documents], dtype=np.int64)
+    char_offsets = np.array([d[3] for d in documents], dtype=np.int64)
+    indices = np.arange(len(block_doc), dtype=np.int64) - first_paragraph[block_doc] + first_indices[block_doc]
+    raw = buffer.data
+    ids: list[str] = []
+    prefixes = [source.encode("utf-8", "surrogatepass") + b"\0" for source, _, _, _ in documents]
+    for doc, start, end, index in zip(block_doc.tolist(), block_start.tolist(), block_end.tolist(), indices.tolist()):
+        digest = hashlib.blake2b(prefixes[doc], digest_size=8)
+        digest.update(b"%d\0" % index)
+        digest.update(raw[start:end])
+        ids.append(digest.hexdigest())
+    start, end = block_start, block_end
     n = len(start)
+    sources = [source for source, _, _, _ in documents]
     columns: dict[str, pa.Array] = {
         "paragraph_id": pa.array(ids, pa.string()),
-        "source": pa.array(sources, pa.string()).take(pa.array(np.repeat(np.arange(len(sources)), counts), pa.int64())),
-        "paragraph_index": pa.array(np.concatenate(indices) if indices else np.zeros(0, np.int64), pa.int64()),
-        "start_offset": pa.array(np.concatenate(char_starts) if char_starts else np.zeros(0, np.int64), pa.int64()),
-        "end_offset": pa.array(np.concatenate(char_ends) if char_ends else np.zeros(0, np.int64), pa.int64()),
+        "source": pa.array(sources, pa.string()).take(pa.array(block_doc, pa.int64())),
+        "paragraph_index": pa.array(indices, pa.int64()),
+        "start_offset": pa.array(block_char_start + char_offsets[block_doc], pa.int64()),
+        "end_offset": pa.array(block_char_end + char_offsets[block_doc], pa.int64()),
     }
     if original_text:
         columns["original_text"] = _string_array(*_gather(buffer, start, end), n)
     columns["text"] = _string_array(*_collapse_spaces(buffer, start, end), n)
     schema = PARAGRAPH_SCHEMA if original_text else pa.schema([f for f in PARAGRAPH_SCHEMA if f.name != "original_text"])
     return pa.table(columns, schema=schema)
+
+
+def _split_long_blocks(documents, doc_offsets, max_chars, long_blocks, block_doc, block_start, block_end, char_start, char_end):
+    """Replace each block of ``long_blocks`` by its :func:`_split_long` pieces (byte and char spans)."""
+    pieces: list[tuple[int, int, int, int, int]] = []
+    for x in long_blocks.tolist():
+        doc = int(block_doc[x])
+        text = documents[doc][1]
+        position, byte = int(char_start[x]), int(block_start[x])  # walks forward: byte offset of ``position``
+        for start, end in _split_long(text, int(char_start[x]), int(char_end[x]), max_chars):
+            byte += len(text[position:start].encode("utf-8"))
+            start_byte = byte
+            byte += len(text[start:end].encode("utf-8"))
+            position = end
+            pieces.append((x, start_byte, byte, start, end))
+    keep = np.ones(len(block_doc), dtype=bool)
+    keep[long_blocks] = False
+    piece_block = np.array([p[0] for p in pieces], dtype=np.int64)
+    block = np.concatenate([np.flatnonzero(keep), piece_block])
+    columns = [np.concatenate([block_doc[keep], block_doc[piece_block]])]
+    for i, old in enumerate((block_start, block_end, char_start, char_end), start=1):
+        columns.append(np.concatenate([old[keep], np.array([p[i] for p in pieces], dtype=np.int64)]))
+    order = np.lexsort((columns[1], block))  # block order, then pieces in text order
+    return tuple(column[order] for column in columns)
+
+
+@numba.njit(cache=True, nogil=True)
+def _utf8_blocks(buffer, doc_offsets):  # pragma: no cover - compiled
+    """The trimmed blank-line blocks of each document (``_BLANK_LINE`` and ``_trimmed`` on the bytes).
+
+    A separator starts at a line feed and runs to the end of its whitespace
+    run if that run holds at least two line feeds (whitespace as ``regex``'s
+    ``\\s``). Returns ``(document, byte start, byte end, char start, char end)``
+    arrays, char positions relative to the document.
+    """
+    capacity = 1024
+    out_doc = np.empty(capacity, dtype=np.int64)
+    out = np.empty((capacity, 4), dtype=np.int64)
+    k = 0
+    for d in range(doc_offsets.size - 1):
+        lo = doc_offsets[d]
+        hi = doc_offsets[d + 1]
+        i = lo
+        c = 0
+        block_byte = lo
+        block_char = 0
+        while True:
+            at_end = i >= hi
+            separator_end = i
+            separator_char = c
+            if not at_end:
+                if buffer[i] != 10:
+                    i += _char_bytes(buffer[i])
+                    c += 1
+                    continue
+                newlines = 0
+                while separator_end < hi:
+                    w = _space_bytes(buffer, separator_end, hi, False)
+                    if w == 0:
+                        break
+                    if buffer[separator_end] == 10:
+                        newlines += 1
+                    separator_end += w
+                    separator_char += 1
+                if newlines < 2:  # no separator can start inside this run
+                    i = separator_end
+                    c = separator_char
+                    continue
+            # the block [block_byte, i), trimmed
+            s = block_byte
+            sc = block_char
+            while s < i:
+                w = _space_bytes(buffer, s, i, False)
+                if w == 0:
+                    break
+                s += w
+                sc += 1
+            e = i
+            ec = c
+            while e > s:
+                p = e - 1
+                while p > s and (buffer[p] & 0xC0) == 0x80:
+                    p -= 1
+                if _space_bytes(buffer, p, e, False) == 0:
+                    break
+                e = p
+                ec -= 1
+            if e > s:
+                if k == capacity:
+                    capacity *= 2
+                    grown_doc = np.empty(capacity, dtype=np.int64)
+                    grown_doc[:k] = out_doc[:k]
+                    out_doc = grown_doc
+                    grown = np.empty((capacity, 4), dtype=np.int64)
+                    grown[:k] = out[:k]
+                    out = grown
+                out_doc[k] = d
+                out[k, 0] = s
+                out[k, 1] = e
+                out[k, 2] = sc
+                out[k, 3] = ec
+                k += 1
+            if at_end:
+                break
+            i = separator_end
+            c = separator_char
+            block_byte = i
+            block_char = c
+    return out_doc[:k].copy(), out[:k, 0].copy(), out[:k, 1].copy(), out[:k, 2].copy(), out[:k, 3].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _char_bytes(lead):  # pragma: no cover - compiled
+    if lead < 0x80:
+        return 1
+    if lead < 0xE0:
+        return 2
+    if lead < 0xF0:
+        return 3
+    return 4
 
 
 def _string_array(offsets: np.ndarray, data: np.ndarray, n: int) -> pa.Array:
@@ -279,11 +389,16 @@ def _gather(buffer, starts, ends):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _space_bytes(buffer, i, end):  # pragma: no cover - compiled
-    """Byte length of the ``str.isspace`` character at ``buffer[i]``, or 0 if it is not one."""
+def _space_bytes(buffer, i, end, information_separators=True):  # pragma: no cover - compiled
+    """Byte length of the ``str.isspace`` character at ``buffer[i]``, or 0 if it is not one.
+
+    Without ``information_separators``, U+001C..U+001F do not count: ``regex``'s ``\\s``.
+    """
     b = buffer[i]
-    if b == 32 or 9 <= b <= 13 or 0x1C <= b <= 0x1F:
+    if b == 32 or 9 <= b <= 13:
         return 1
+    if 0x1C <= b <= 0x1F:
+        return 1 if information_separators else 0
     if b < 0xC2:
         return 0
     if b == 0xC2:  # U+0085, U+00A0
