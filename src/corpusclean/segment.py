@@ -436,6 +436,10 @@ def _collapse_spaces(buffer, starts, ends):  # pragma: no cover - compiled
         first = c
         while j < end:
             b = buffer[j]
+            if b == 32:
+                pending = c > first
+                j += 1
+                continue
             if 32 < b < 0x80:  # the common case: printable ASCII
                 if pending:
                     data[c] = 32
