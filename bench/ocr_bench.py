@@ -162,7 +162,7 @@ class Score:
         for i, (before, after) in enumerate(zip(ocr_tokens, outputs)):
             changed = after is None or _core(after) != _core(before)
             target = mapping.get(i)
-            if target is None or after is None:
+            if target is None or after is None or " " in after:  # merged, or split in two: no one-to-one gold token
                 self.unscored_changes += changed
                 continue
             is_error = _core(before) != _core(target)
@@ -345,7 +345,7 @@ def main() -> None:
             _, whole = correct_timed(SETS[name](), args.min_confidence)
             timings.append((f"{name} (whole set)", whole))
     print("improve = relative CER improvement (ICDAR 2017); prec/rec over one-to-one aligned tokens; "
-          "unsc. = changed tokens with no one-to-one gold token (line-break joins, merged words); "
+          "unsc. = changed tokens with no one-to-one gold token (line-break joins, merged or split words); "
           "MB/s include building the run's decision map")
     if args.thresholds:
         print(f"\nToken precision / recall of the edits with confidence at or above (one run at {floor}):")

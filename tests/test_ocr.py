@@ -158,6 +158,8 @@ def test_seed_errors_fixed_without_a_table(seed_run) -> None:
         ("Chalidzc", "Chalidze"), ("Dzerzhiaskii", "Dzerzhinskii"),
         # a letter OCR added
         ("Trostsky", "Trotsky"), ("Nicolaesvsky", "Nicolaevsky"),
+        # a space OCR lost beside a common word
+        ("ofmarks", "of marks"),
     }
     assert expected <= changes
     for (text, (fixed, edits)) in zip(paragraphs, results):
@@ -167,7 +169,7 @@ def test_seed_errors_fixed_without_a_table(seed_run) -> None:
 def test_seed_rare_correct_words_untouched(seed_run) -> None:
     _, results = seed_run
     touched = {e.before for _, edits in results for e in edits}
-    rare = {"Tammerfors", "Oktiabria", "Blumkin", "Sklarz", "VChK", "Gorki", "Ordzhonikidze", "politbureau", "Woll",
+    rare = {"Tammerfors", "Oktiabria", "Blumkin", "Sklarz", "VChK", "Gorki", "Ordzhonikidze", "politbureau", "Woll", "technostructure",
             "Dzerzhinskii", "Chalidze", "Petrograd", "Radek", "Trotsky"}
     assert not rare & touched
 
@@ -474,3 +476,17 @@ def test_batched_ranked_candidates_equal_a_fresh_search() -> None:
     batched = [batched_model.searcher.ranked(w, k, MIN_CHANNEL, batched_model.lexicon_priors, 5) for w, k in zip(words, limits)]
     assert sum(map(len, fresh)) > 100
     assert [sorted(r) for r in batched] == [sorted(r) for r in fresh]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("the prisoner wasremanded intothe custody", "the prisoner was remanded into the custody"),
+     ("a streamlet and the technostructure", "a streamlet and the technostructure"),
+     ("today anything goes", "today anything goes")],
+)
+def test_run_together_words_are_split_beside_a_common_word(text: str, expected: str) -> None:
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*_seed_paragraphs(), text]))
+    fixed, edits = corrector(text)
+    assert fixed == expected
+    assert all(e.rule == "split" for e in edits)
+    _check_edits(text, fixed, edits)

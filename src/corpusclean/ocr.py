@@ -662,7 +662,13 @@ class OcrCorrector:
             return None
         fix = self.model.correct_word(word)
         if fix is None or fix.word == word:
-            return None
+            split = self.model.split_run_together(word)
+            if split is None:
+                return None
+            if self._first_pass is not None:
+                self._first_pass_hit = True  # decided in the second pass; no confusion to learn from
+                return None
+            return split.word, split.rule, split.confidence
         if self._first_pass is not None:
             self._first_pass[word] = (fix.word, fix.rule, fix.confidence)
             self._first_pass_hit = True

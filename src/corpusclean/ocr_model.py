@@ -91,6 +91,18 @@ FRAGMENT_FREQUENCY = 1e-6
 """A hyphen's half rarer than this is a fragment of a broken word (``ridi``, ``culous``), not a word."""
 INLINE_JOIN_CONFIDENCE = 0.95
 """Share of such joins the ICDAR 2017 learn part's gold text confirms (bench/ocr_bench.py measures it)."""
+SPACE_LOST = 1e-3
+"""Probability that OCR drops the space between two words (merged tokens are about 1 in 1,000 in the dev sets)."""
+SPLIT_MIN_FREQUENCY = 1e-6
+"""Each half of a split must be a lexicon word at least this frequent."""
+SPLIT_COMMON_WORD = 1e-3
+"""One half of a split must be this frequent (a function word: OCR loses the space beside ``of``, ``the``, ``was``)."""
+SPLIT_MIN_FIT = 0.3
+"""A split's two words must be seen together at least this share of what chance has it (see ocr_context)."""
+SPLIT_MIN_LENGTH = 4
+"""Shorter tokens are not split."""
+ONE_LETTER_WORD = 1e-2
+"""A one-letter half must be this frequent a word (English ``a`` and ``I``)."""
 REAL_WORD_TRUST = 1.0
 """With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
 CONTEXT_CANDIDATES = 5
@@ -695,6 +707,54 @@ class NoisyChannelModel:
             # misread capitals stay capitals (Vhen -> When, not when).
             return Correction(verdict.word, verdict.rule, verdict.confidence)
         return Correction(transfer_case(token, verdict.word), verdict.rule, verdict.confidence)
+
+    def split_run_together(self, token: str) -> Correction | None:
+        """``theevening`` -> ``the evening``: two words OCR ran together (a lost space).
+
+        Every split into two lexicon words (each at least
+        :data:`SPLIT_MIN_FREQUENCY`, one of them a common word of at least
+        :data:`SPLIT_COMMON_WORD`, one-letter words only as frequent as ``a``
+        and ``I``, not seen together far less often than chance) is scored ``SPACE_LOST * f(left) * f(right) *
+        association(left, right)``; keeping the token scores its prior (a
+        rare lexicon entry such as ``inthe`` at its frequency), and a
+        confusion fix its noisy-channel score. The best split is returned
+        when its posterior reaches ``min_confidence``. Common words
+        (``today``, ``anything``) are never split.
+        """
+        from corpusclean.ocr import transfer_case
+        from corpusclean.ocr_context import load_bigram_context
+
+        lower = token.lower()
+        if len(lower) < SPLIT_MIN_LENGTH or not lower.isalpha() or self.is_trusted(lower):
+            return None
+        if not (token.islower() or token.istitle() or token.isupper()):
+            return None
+        lexicon = self.lexicon
+        context = load_bigram_context(self.language)
+        scores: list[tuple[float, int]] = []
+        for k in range(1, len(lower)):
+            left, right = lower[:k], lower[k:]
+            f_left, f_right = lexicon.get(left, 0.0), lexicon.get(right, 0.0)
+            if min(f_left, f_right) < SPLIT_MIN_FREQUENCY:
+                continue
+            if (len(left) == 1 and f_left < ONE_LETTER_WORD) or (len(right) == 1 and f_right < ONE_LETTER_WORD):
+                continue
+            if max(f_left, f_right) < SPLIT_COMMON_WORD:
+                continue  # two content words: a compound (streamlet, technostructure), not a lost space
+            fit = context.association(left, right) if context is not None else 1.0
+            if fit < SPLIT_MIN_FIT:
+                continue  # the two are seen together far less than chance has it
+            scores.append((SPACE_LOST * f_left * f_right * fit, k))
+        if not scores:
+            return None
+        best_score, k = max(scores)
+        keep = lexicon.get(lower) or self.prior(lower)
+        _, fix_score, _, _ = self.best_candidate(lower)
+        confidence = best_score / (sum(score for score, _ in scores) + keep + fix_score)
+        if confidence < self.min_confidence:
+            return None
+        split = transfer_case(token, lower[:k]) + " " + (lower[k:].upper() if token.isupper() else lower[k:])
+        return Correction(split, "split", round(confidence, 4))
 
     def correct_hyphenation(
         self, text: str, is_frozen: Callable[[str], bool]
