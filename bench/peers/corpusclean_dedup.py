@@ -21,6 +21,8 @@ from common import Report, page_paths, parse_args, write_edges  # noqa: E402
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     report = Report(args)
+    import pyarrow.compute as pc
+
     from corpusclean.dedup import deduplicate
     from corpusclean.segment import segment_documents
 
@@ -30,10 +32,10 @@ def main() -> None:
     result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers)
     report.phase("deduplicate")
     # Rows are in canonical order (sorted pages, paragraph order), so the row number is the ordinal.
-    ordinal = {pid: i for i, pid in enumerate(paragraphs.column("paragraph_id").to_pylist())}
-    removed = result.duplicates.column("paragraph_id").to_pylist()
-    kept = result.duplicates.column("kept_paragraph_id").to_pylist()
-    n = write_edges(args.out, ((ordinal[k], ordinal[r]) for k, r in zip(kept, removed)))
+    ids = paragraphs.column("paragraph_id")
+    removed = pc.index_in(result.duplicates.column("paragraph_id"), value_set=ids).to_pylist()
+    kept = pc.index_in(result.duplicates.column("kept_paragraph_id"), value_set=ids).to_pylist()
+    n = write_edges(args.out, zip(kept, removed))
     report.phase("collect")
     report.write(edges=n, paragraphs=paragraphs.num_rows)
 

@@ -183,13 +183,16 @@ def _second_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int
     return index.hits(offsets, hashes, start, eligible[start : start + len(texts)])
 
 
-def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, needed: np.ndarray) -> ShingleSets:
-    """Shingle sets of the rows of ``needed`` (sorted) that fall in this shard, in order."""
+def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, needed: np.ndarray,
+                offsets: np.ndarray, hashes: np.ndarray) -> None:  # fmt: skip
+    """Shingle sets of the rows of ``needed`` (sorted) that fall in this shard, written into
+    their place of the CSR ``(offsets, hashes)`` over ``needed``."""
     lo, hi = np.searchsorted(needed, [start, start + len(texts)])
     if hi == lo:
-        return ShingleSets(np.zeros(1, np.int64), np.zeros(0, np.uint64))
+        return
     rows = texts.take(pa.array(needed[lo:hi] - start, pa.int64()))
-    return sets_from_windows(*_shard_windows(rows, shingle, shingle_size, with_keys=False))
+    sets = sets_from_windows(*_shard_windows(rows, shingle, shingle_size, with_keys=False))
+    hashes[offsets[lo] : offsets[hi]] = sets.hashes
 
 
 def sequence_keys(tokens: TokenBatch) -> np.ndarray:
@@ -388,9 +391,12 @@ def _verified_edges(
         inter = _intersections(pairs, sets.offsets, sets.hashes)
     else:
         needed = lsh.sorted_unique(pairs.ravel())
-        sets = ShingleSets.concatenate(map_shards(_third_pass, texts, workers, with_start=True, needed=needed, **shingling))
-        inter = _intersections(np.searchsorted(needed, pairs), sets.offsets, sets.hashes)
-        del sets
+        set_offsets = np.concatenate([[0], np.cumsum(sizes[needed])]).astype(np.int64)
+        set_hashes = np.empty(set_offsets[-1], dtype=np.uint64)  # filled in place, shard by shard
+        map_shards(_third_pass, texts, workers, with_start=True, needed=needed, offsets=set_offsets, hashes=set_hashes,
+                   **shingling)  # fmt: skip
+        inter = _intersections(np.searchsorted(needed, pairs), set_offsets, set_hashes)
+        del set_offsets, set_hashes
         release_freed_memory()
     a, b = pairs[:, 0], pairs[:, 1]
     union = sizes[a] + sizes[b] - inter
