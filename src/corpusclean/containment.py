@@ -57,8 +57,8 @@ def candidate_pairs(
         return np.zeros((0, 2), dtype=np.int64)
     sample_offsets, sample_hashes = _bottom_k(sets.offsets, sets.hashes, sample_size)
     index = SampleIndex(sample_hashes)
-    hit_index, hit_rows = index.hits(sets.offsets, sets.hashes, 0, np.ones(n, dtype=np.bool_))
-    return index.pairs(sample_offsets, hit_index, hit_rows, sets.sizes(), min_hits=min_hits, max_postings=max_postings)
+    hit_index, hit_counts = index.hits(sets.offsets, sets.hashes, np.ones(n, dtype=np.bool_))
+    return index.pairs(sample_offsets, hit_index, hit_counts, sets.sizes(), min_hits=min_hits, max_postings=max_postings)
 
 
 def bottom_k(offsets: np.ndarray, hashes: np.ndarray, k: int = DEFAULT_SAMPLE_SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -77,27 +77,27 @@ class SampleIndex:
     def __init__(self, sample_hashes: np.ndarray) -> None:
         self.keys, self.slots, self.bitmap, self.shift, self.query_index, self.distinct = _build_table(sample_hashes)
 
-    def hits(self, offsets: np.ndarray, hashes: np.ndarray, first_row: int, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(distinct index, row)`` of every sampled hash in the (CSR, possibly repeating) rows
-        ``first_row + i`` with ``eligible[i]``; once per row and hash, rows ascending."""
-        return _hits(self.keys, self.slots, self.bitmap, self.shift, offsets, hashes, first_row, eligible)
+    def hits(self, offsets: np.ndarray, hashes: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sampled hashes in each (CSR, possibly repeating) row ``i`` with ``eligible[i]``:
+        ``(distinct index int32[h], hits per row int32[n])``, once per row and hash, in row order."""
+        return _hits(self.keys, self.slots, self.bitmap, self.shift, offsets, hashes, eligible)
 
     def pairs(
         self,
         sample_offsets: np.ndarray,
         hit_index: np.ndarray,
-        hit_rows: np.ndarray,
+        hit_counts: np.ndarray,
         sizes: np.ndarray,
         *,
         min_hits: int = DEFAULT_MIN_HITS,
         max_postings: int = DEFAULT_MAX_POSTINGS,
     ) -> np.ndarray:
-        """Candidate ``(container, contained)`` pairs, sorted, given every hit (in row order).
+        """Candidate ``(container, contained)`` pairs, sorted, given every row's hits (:meth:`hits`, rows concatenated).
 
         Row ``r``'s samples are ``sample_offsets[r]:sample_offsets[r + 1]`` of the hashes the index was built from.
         """
         n = len(sample_offsets) - 1
-        posting_offsets, posting_rows = _group_by_hash(hit_index, hit_rows, self.distinct)
+        posting_offsets, posting_rows = _group_by_hash(hit_index, hit_counts, self.distinct)
         container, contained = _join(sample_offsets, self.query_index, posting_offsets, posting_rows, sizes, min_hits, max_postings)
         if len(contained) == 0:
             return np.zeros((0, 2), dtype=np.int64)
@@ -144,11 +144,11 @@ def _build_table(queries):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _hits(keys, slots, bitmap, shift, offsets, hashes, first_row, eligible):  # pragma: no cover - compiled
+def _hits(keys, slots, bitmap, shift, offsets, hashes, eligible):  # pragma: no cover - compiled
     mask = np.uint64(slots.size - 1)
     capacity = 1024
     out_index = np.empty(capacity, dtype=np.int32)
-    out_rows = np.empty(capacity, dtype=np.int32)
+    row_counts = np.zeros(offsets.size - 1, dtype=np.int32)
     k = 0
     for i in range(offsets.size - 1):
         if not eligible[i]:
@@ -163,9 +163,6 @@ def _hits(keys, slots, bitmap, shift, offsets, hashes, first_row, eligible):  # 
                 grown = np.empty(capacity, dtype=np.int32)
                 grown[:k] = out_index[:k]
                 out_index = grown
-                grown = np.empty(capacity, dtype=np.int32)
-                grown[:k] = out_rows[:k]
-                out_rows = grown
             # insertion into the row's sorted run, once per hash (window hashes repeat)
             q = k - 1
             while q >= start and out_index[q] > x:
@@ -176,13 +173,13 @@ def _hits(keys, slots, bitmap, shift, offsets, hashes, first_row, eligible):  # 
                 out_index[m] = out_index[m - 1]
             out_index[q + 1] = x
             k += 1
-        out_rows[start:k] = first_row + i
-    return out_index[:k].copy(), out_rows[:k].copy()
+        row_counts[i] = k - start
+    return out_index[:k].copy(), row_counts
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_by_hash(hit_index, hit_rows, distinct):  # pragma: no cover - compiled
-    """Counting sort of the hits by hash (stable: rows stay ascending): ``(posting_offsets, posting_rows)``."""
+def _group_by_hash(hit_index, hit_counts, distinct):  # pragma: no cover - compiled
+    """Counting sort of the hits by hash (rows ascending within a hash): ``(posting_offsets, posting_rows)``."""
     counts = np.zeros(distinct + 1, dtype=np.int64)
     for j in range(hit_index.size):
         counts[hit_index[j] + 1] += 1
@@ -190,10 +187,13 @@ def _group_by_hash(hit_index, hit_rows, distinct):  # pragma: no cover - compile
         counts[x + 1] += counts[x]
     fill = counts[:-1].copy()
     rows = np.empty(hit_index.size, dtype=np.int32)
-    for j in range(hit_index.size):
-        x = hit_index[j]
-        rows[fill[x]] = hit_rows[j]
-        fill[x] += 1
+    j = 0
+    for row in range(hit_counts.size):
+        for _ in range(hit_counts[row]):
+            x = hit_index[j]
+            rows[fill[x]] = row
+            fill[x] += 1
+            j += 1
     return counts, rows
 
 

@@ -180,7 +180,7 @@ def _second_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int
                  eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Containment postings of one shard: every sampled hash each eligible row holds."""
     offsets, hashes = _shard_windows(texts, shingle, shingle_size, with_keys=False)
-    return index.hits(offsets, hashes, start, eligible[start : start + len(texts)])
+    return index.hits(offsets, hashes, eligible[start : start + len(texts)])
 
 
 def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, needed: np.ndarray,
@@ -353,15 +353,15 @@ def _rep_candidates(
     sample_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     index = containment.SampleIndex(samples[np.arange(samples.shape[1]) < counts[:, None]])
     if sets is not None:
-        hits = [index.hits(sets.offsets, sets.hashes, 0, eligible)]
+        hits = [index.hits(sets.offsets, sets.hashes, eligible)]
     else:
         hits = map_shards(_second_pass, texts, workers, with_start=True, index=index, eligible=eligible, **shingling)
     hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
-    hit_rows = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
+    hit_counts = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
     del hits
     release_freed_memory()
-    contained = index.pairs(sample_offsets, hit_index, hit_rows, sizes)
-    del index, hit_index, hit_rows
+    contained = index.pairs(sample_offsets, hit_index, hit_counts, sizes)
+    del index, hit_index, hit_counts
     pairs = np.concatenate([near, contained])
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
