@@ -6,7 +6,9 @@ files in the output directory's cache and work directory), never large Python
 objects.
 
 Locally the CPU-bound steps run as one task each, over a process pool of
-``workers`` (cheaper on a small machine than a task per shard). With a
+``workers`` (cheaper on a small machine than a task per shard); the prepare
+and OCR stages share that pool, started as the run begins
+(:mod:`corpusclean.run_pool`). With a
 ``dask_address`` they run as one task per shard on that Dask cluster through
 Prefect's Dask task runner.
 
@@ -40,7 +42,7 @@ from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_ke
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
-from corpusclean.parallel import map_items
+from corpusclean import run_pool
 from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.segment import PARAGRAPH_SCHEMA
 from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_snapshot_files
@@ -75,7 +77,7 @@ def prepare_shard_task(job: pipeline.PrepareJob) -> list[PreparedInput]:
 
 @task(name="prepare-shards", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
 def prepare_shards_task(jobs: list[pipeline.PrepareJob], workers: int) -> list[list[PreparedInput]]:
-    return map_items(pipeline.prepare_job, jobs, workers)
+    return run_pool.map_items(pipeline.prepare_job, jobs, workers)
 
 
 @task(name="correct-ocr-shard", cache_policy=NO_CACHE)
@@ -85,7 +87,7 @@ def correct_shard_task(job: pipeline.CorrectJob) -> pipeline.CorrectedShard:
 
 @task(name="correct-ocr", cache_policy=NO_CACHE)
 def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[pipeline.CorrectedShard]:
-    return map_items(pipeline.correct_job, jobs, workers)
+    return run_pool.map_items(pipeline.correct_job, jobs, workers)
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
@@ -200,6 +202,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
     overrides_digest = file_sha256(overrides_file) or "" if overrides_file.is_file() else ""
 
     try:
+        if not on_dask:  # the prepare and OCR stages' worker processes start while inputs are found and hashed
+            run_pool.warm(cfg.workers)
         t = time.perf_counter()
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
@@ -247,6 +251,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             durations["ocr"] = sum(c.seconds for c in corrected)
             durations["ocr(wall)"] = time.perf_counter() - t
 
+        run_pool.close()  # idle workers would only add to deduplication's memory
         t = time.perf_counter()
         kept_path, duplicates_path = deduplicate_task(paragraph_paths, cfg, work_dir, overrides)
         durations["dedup(wall)"] = time.perf_counter() - t
@@ -293,6 +298,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         manifest = write_task(out_dir, kept_path, duplicates_path, edit_paths, manifest)
         cache.retain(i["cache_key"] for i in manifest["inputs"] if i.get("cache_key"))
     finally:
+        run_pool.close()
         shutil.rmtree(work_dir, ignore_errors=True)
     return manifest
 
