@@ -490,3 +490,16 @@ def test_run_together_words_are_split_beside_a_common_word(text: str, expected: 
     assert fixed == expected
     assert all(e.rule == "split" for e in edits)
     _check_edits(text, fixed, edits)
+
+
+@pytest.mark.parametrize(
+    "token, expected",
+    [("waS", "was"), ("bOth", "both"), ("FRench", "French"),
+     ("VChK", "VChK"), ("McDonald", "McDonald"), ("iPhone", "iPhone"), ("PhD", "PhD")],
+)
+def test_ocr_mixed_case_is_repaired_names_and_codes_are_not(token: str, expected: str) -> None:
+    text = f"and then he said it {token} be done"
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*_seed_paragraphs(), text]))
+    fixed, edits = corrector(text)
+    assert fixed == f"and then he said it {expected} be done"
+    _check_edits(text, fixed, edits)

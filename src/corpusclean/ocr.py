@@ -651,14 +651,16 @@ class OcrCorrector:
         prose, in tokens that are not common compounds as a whole
         (``twenty-seven``).
         """
-        from corpusclean.ocr_model import has_correctable_shape
+        from corpusclean.ocr_model import has_correctable_shape, ocr_mixed_case
 
         if word.casefold() in self.protected:
             return None
         right = self._table_lookup(word)
         if right is not None:
             return (right, "table", 1.0) if right != word else None
-        if not has_correctable_shape(word) or self.model.is_trusted(token.lower()):
+        if not has_correctable_shape(word):
+            return None
+        if self.model.is_trusted(token.lower()) and ocr_mixed_case(word) is None:
             return None
         fix = self.model.correct_word(word)
         if fix is None or fix.word == word:

@@ -103,6 +103,8 @@ SPLIT_MIN_LENGTH = 4
 """Shorter tokens are not split."""
 ONE_LETTER_WORD = 1e-2
 """A one-letter half must be this frequent a word (English ``a`` and ``I``)."""
+MIXED_CASE_CONFIDENCE = 0.95
+"""Confidence of writing an OCR mixed-case spelling of a known word in its case (``waS`` -> ``was``)."""
 REAL_WORD_TRUST = 1.0
 """With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
 CONTEXT_CANDIDATES = 5
@@ -263,8 +265,8 @@ def has_correctable_shape(token: str) -> bool:
     """Whether a bare word is shaped like prose the model may judge (decided without any model data).
 
     Too short to judge without context, numbers, ordinals and codes, mixed
-    case (``VChK``, ``McDonald``, ``collectionNicolaevsky``) and short
-    acronyms are left alone.
+    case (``VChK``, ``McDonald``, ``collectionNicolaevsky``; but see
+    :func:`ocr_mixed_case`) and short acronyms are left alone.
     """
     if sum(ch.isalpha() for ch in token) < MIN_LETTERS:
         return False
@@ -272,8 +274,31 @@ def has_correctable_shape(token: str) -> bool:
     if digits > 1 or (digits and (token[0].isdigit() or token[-1].isdigit())):
         return False
     if not (token.islower() or token.isupper() or token.istitle()):
-        return False
+        return ocr_mixed_case(token) is not None
     return not (token.isupper() and len(token) <= 5)
+
+
+_LOWER_WITH_CAPITALS_RE = regex.compile(r"^(?![ie]\p{Lu})\p{Ll}+\p{Lu}[\p{L}]*$")
+_TWO_CAPITALS_RE = regex.compile(r"^\p{Lu}{2}\p{Ll}{3,}$")
+_RUN_TOGETHER_RE = regex.compile(r"\p{Ll}{2}\p{Lu}\p{Ll}")  # as ocr.count_vocabulary splits tokens
+
+
+def ocr_mixed_case(token: str) -> str | None:
+    """How a word OCR wrote in mixed case is written: ``"lower"`` (``waS``, ``shaU``), ``"title"`` (``FRench``), or ``None``.
+
+    A lower-case word with capitals inside is OCR's doing (``U`` for
+    ``ll``, ``H`` for ``li``), except the ``iPhone``/``eBay`` pattern; so
+    is a capitalised word whose second letter is a capital too. Names and
+    codes (``McDonald``, ``VChK``, ``PhD``, ``MPs``) match neither.
+    """
+    if _RUN_TOGETHER_RE.search(token):
+        return None  # two words run together (inBoris): the run's vocabulary counts them as two
+    if _LOWER_WITH_CAPITALS_RE.match(token):
+        # mostly capitals (tRAGEDY) is a capitalised heading with one misread letter: not ours to guess
+        return "lower" if 2 * sum(ch.isupper() for ch in token) < len(token) else None
+    if _TWO_CAPITALS_RE.match(token):
+        return "title"
+    return None
 
 
 def is_plural_guess(token: str, candidate: str) -> bool:
@@ -692,6 +717,19 @@ class NoisyChannelModel:
         if not has_correctable_shape(token):
             return None
         lower = token.lower()
+        mixed = ocr_mixed_case(token)
+        if mixed is not None:
+            cased = lower if mixed == "lower" else lower.title()
+            if self.lexicon.get(lower, 0.0) >= COMMON_CANDIDATE:
+                return Correction(cased, "case", MIXED_CASE_CONFIDENCE)  # waS -> was
+            if self.lexicon.get(lower, 0.0) >= TRUSTED_FREQUENCY:
+                return None  # a rare word (hrs, wai): the capital was likely another letter; no evidence which
+            verdict = self.decide(lower)  # shaU -> shall
+            if verdict is None:
+                return None
+            return Correction(
+                verdict.word if mixed == "lower" else verdict.word.title(), verdict.rule, verdict.confidence
+            )
         if self.is_trusted(lower) or _ROMAN_RE.match(lower):
             return None
         verdict = self.decide(lower)
