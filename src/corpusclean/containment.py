@@ -55,15 +55,23 @@ def candidate_pairs(
     n = len(sets)
     if n < 2 or len(sets.hashes) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    sample_offsets, sample_hashes = _bottom_k(sets.offsets, sets.hashes, sample_size)
-    index = SampleIndex(sample_hashes)
+    sizes = sets.sizes()
+    samples = np.zeros((n, sample_size), dtype=np.uint64)
+    fill_samples(sets.offsets, sets.hashes, samples)
+    index = SampleIndex(samples, np.minimum(sizes, sample_size))
+    del samples
     hit_index, hit_counts = index.hits(sets.offsets, sets.hashes, np.ones(n, dtype=np.bool_))
-    return index.pairs(sample_offsets, hit_index, hit_counts, sets.sizes(), min_hits=min_hits, max_postings=max_postings)
+    posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
+    return index.pairs(posting_offsets, posting_rows, sizes, min_hits=min_hits, max_postings=max_postings)
 
 
-def bottom_k(offsets: np.ndarray, hashes: np.ndarray, k: int = DEFAULT_SAMPLE_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` smallest hashes of each sorted set (its sample), as CSR ``(offsets, hashes)``."""
-    return _bottom_k(offsets, hashes, k)
+@numba.njit(cache=True, nogil=True)
+def fill_samples(offsets, hashes, out):  # pragma: no cover - compiled
+    """Row ``i`` of ``out``: the ``k`` smallest hashes of sorted set ``i`` (fewer: the rest untouched)."""
+    k = out.shape[1]
+    for i in range(offsets.size - 1):
+        for j in range(min(k, offsets[i + 1] - offsets[i])):
+            out[i, j] = hashes[offsets[i] + j]
 
 
 class SampleIndex:
@@ -71,34 +79,40 @@ class SampleIndex:
 
     The hashes may be scanned for in the full sets one shard at a time
     (:meth:`hits`), so the full sets of all texts need never be in memory at
-    once; :meth:`pairs` then joins the samples with the postings.
+    once; :meth:`postings` groups the hits by hash and :meth:`pairs` joins
+    them with the samples. Row ``i``'s samples are ``samples[i, :counts[i]]``
+    (:func:`fill_samples`); the index keeps no reference to ``samples``.
     """
 
-    def __init__(self, sample_hashes: np.ndarray) -> None:
-        self.keys, self.slots, self.bitmap, self.shift, self.query_index, self.distinct = _build_table(sample_hashes)
+    def __init__(self, samples: np.ndarray, counts: np.ndarray) -> None:
+        counts = np.asarray(counts, dtype=np.int64)
+        self.sample_offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.sample_offsets[1:])
+        self.keys, self.slots, self.bitmap, self.shift, self.query_index = _build_table(samples, counts, self.sample_offsets)
+        self.distinct = len(self.keys)
 
     def hits(self, offsets: np.ndarray, hashes: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sampled hashes in each (CSR, possibly repeating) row ``i`` with ``eligible[i]``:
         ``(distinct index int32[h], hits per row int32[n])``, once per row and hash, in row order."""
         return _hits(self.keys, self.slots, self.bitmap, self.shift, offsets, hashes, eligible)
 
+    def postings(self, hit_index: np.ndarray, hit_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows holding each distinct sampled hash, from every row's :meth:`hits` (rows
+        concatenated in order): ``(posting_offsets int64[d + 1], posting_rows int32)``, rows ascending."""
+        return _group_by_hash(hit_index, hit_counts, self.distinct)
+
     def pairs(
         self,
-        sample_offsets: np.ndarray,
-        hit_index: np.ndarray,
-        hit_counts: np.ndarray,
+        posting_offsets: np.ndarray,
+        posting_rows: np.ndarray,
         sizes: np.ndarray,
         *,
         min_hits: int = DEFAULT_MIN_HITS,
         max_postings: int = DEFAULT_MAX_POSTINGS,
     ) -> np.ndarray:
-        """Candidate ``(container, contained)`` pairs, sorted, given every row's hits (:meth:`hits`, rows concatenated).
-
-        Row ``r``'s samples are ``sample_offsets[r]:sample_offsets[r + 1]`` of the hashes the index was built from.
-        """
-        n = len(sample_offsets) - 1
-        posting_offsets, posting_rows = _group_by_hash(hit_index, hit_counts, self.distinct)
-        container, contained = _join(sample_offsets, self.query_index, posting_offsets, posting_rows, sizes, min_hits, max_postings)
+        """Candidate ``(container, contained)`` pairs, sorted (see :func:`candidate_pairs`)."""
+        n = len(self.sample_offsets) - 1
+        container, contained = _join(self.sample_offsets, self.query_index, posting_offsets, posting_rows, sizes, min_hits, max_postings)
         if len(contained) == 0:
             return np.zeros((0, 2), dtype=np.int64)
         keys = sorted_unique(container * n + contained)
@@ -106,22 +120,23 @@ class SampleIndex:
 
 
 @numba.njit(cache=True, nogil=True)
-def _build_table(queries):  # pragma: no cover - compiled
-    """Open-addressing table of the distinct ``queries`` (uniform hashes: their low bits
+def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compiled
+    """Open-addressing table of the distinct sampled hashes (uniform: their low bits
     index it), fronted by a bitmap on their high bits that rejects most other values in
-    one cache-friendly probe. Returns ``(keys, slots, bitmap, shift, query_index, distinct)``:
-    ``keys`` are the distinct hashes, ``slots`` hold index + 1 into them (0 = empty)."""
-    order = np.argsort(queries)
-    keys = np.empty(queries.size, dtype=np.uint64)
-    query_index = np.empty(queries.size, dtype=np.int32)
+    one cache-friendly probe. Returns ``(keys, slots, bitmap, shift, query_index)``:
+    ``keys`` are the distinct hashes, ``slots`` hold index + 1 into them (0 = empty),
+    ``query_index`` the index of each sample (CSR by ``sample_offsets``)."""
+    values = np.empty(sample_offsets[-1], dtype=np.uint64)
+    for i in range(counts.size):
+        for j in range(counts[i]):
+            values[sample_offsets[i] + j] = samples[i, j]
+    values.sort()
     distinct = 0
-    for q in range(queries.size):
-        value = queries[order[q]]
-        if distinct == 0 or keys[distinct - 1] != value:
-            keys[distinct] = value
+    for q in range(values.size):
+        if distinct == 0 or values[distinct - 1] != values[q]:
+            values[distinct] = values[q]
             distinct += 1
-        query_index[order[q]] = distinct - 1
-    keys = keys[:distinct].copy()
+    keys = values[:distinct].copy()
     size = 2
     while size < distinct + distinct // 2 + 2:
         size *= 2
@@ -140,7 +155,11 @@ def _build_table(queries):  # pragma: no cover - compiled
         slots[slot] = x + 1
         top = np.int64(value >> shift)
         bitmap[top >> 3] |= np.uint8(1 << (top & 7))
-    return keys, slots, bitmap, shift, query_index, distinct
+    query_index = np.empty(sample_offsets[-1], dtype=np.int32)
+    for i in range(counts.size):
+        for j in range(counts[i]):
+            query_index[sample_offsets[i] + j] = _find(keys, slots, bitmap, shift, mask, samples[i, j])
+    return keys, slots, bitmap, shift, query_index
 
 
 @numba.njit(cache=True, nogil=True)
@@ -209,20 +228,6 @@ def _find(keys, slots, bitmap, shift, mask, value):  # pragma: no cover - compil
             return slots[slot] - 1
         slot = (slot + np.uint64(1)) & mask
     return -1
-
-
-@numba.njit(cache=True, nogil=True)
-def _bottom_k(offsets, hashes, k):  # pragma: no cover - compiled
-    """The ``k`` smallest hashes of each (sorted) set, as CSR."""
-    n = offsets.size - 1
-    out_offsets = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        out_offsets[i + 1] = out_offsets[i] + min(k, offsets[i + 1] - offsets[i])
-    out = np.empty(out_offsets[n], dtype=np.uint64)
-    for i in range(n):
-        for j in range(out_offsets[i + 1] - out_offsets[i]):
-            out[out_offsets[i] + j] = hashes[offsets[i] + j]
-    return out_offsets, out
 
 
 @numba.njit(cache=True, nogil=True)

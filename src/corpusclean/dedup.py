@@ -163,17 +163,8 @@ def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     sets = sets_from_windows(offsets, hashes)
     del offsets, hashes
     sizes[start:end] = sets.sizes()
-    _fill_samples(sets.offsets, sets.hashes, samples[start:end])
+    containment.fill_samples(sets.offsets, sets.hashes, samples[start:end])
     return sets if keep_sets else None
-
-
-@numba.njit(cache=True, nogil=True)
-def _fill_samples(offsets, hashes, out):  # pragma: no cover - compiled
-    """Row ``i`` of ``out``: the ``k`` smallest hashes of sorted set ``i`` (fewer: the rest untouched)."""
-    k = out.shape[1]
-    for i in range(offsets.size - 1):
-        for j in range(min(k, offsets[i + 1] - offsets[i])):
-            out[i, j] = hashes[offsets[i] + j]
 
 
 def _second_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, index: containment.SampleIndex,
@@ -310,8 +301,11 @@ def deduplicate(
     del keys, order
     is_rep = representative == np.arange(n)
     weight = np.bincount(representative, minlength=n).astype(np.int64)
-    pairs = _rep_candidates(texts, workers, shingling, sets, signatures, samples, is_rep, sizes, rank, bands, rows)
+    eligible = is_rep & (sizes > 0)  # containment and LSH among exact-group representatives with shingles
+    index = containment.SampleIndex(samples, np.where(eligible, np.minimum(sizes, samples.shape[1]), 0))
     del samples
+    pairs = _rep_candidates(texts, workers, shingling, sets, signatures, index, eligible, sizes, rank, bands, rows)
+    del index
     edges = _verified_edges(texts, workers, shingling, sets, pairs, sizes, threshold, containment_threshold,
                             MIN_CONTAINED_SHINGLES[shingle])  # fmt: skip
     del pairs, sets
@@ -335,8 +329,8 @@ def _exact_representatives(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def _rep_candidates(
-    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, signatures: np.ndarray, samples: np.ndarray,
-    is_rep: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int,
+    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, signatures: np.ndarray,
+    index: containment.SampleIndex, eligible: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int,
 ) -> np.ndarray:  # fmt: skip
     """Distinct candidate row pairs among exact-group representatives that have shingles.
 
@@ -344,14 +338,11 @@ def _rep_candidates(
     higher-priority one when both have as many (so ``a`` is the only
     possible container of ``b``); ``int64[k, 2]``, sorted.
     """
-    n = len(is_rep)
-    eligible = is_rep & (sizes > 0)
+    n = len(eligible)
     reps = np.flatnonzero(eligible)
     near = reps[lsh.candidate_pairs(signatures, bands, rows, priority=rank[reps], members=reps)]
-    # Containment: the reps' samples, looked up in every rep's full set, recomputed shard by shard.
-    counts = np.where(eligible, np.minimum(sizes, samples.shape[1]), 0)
-    sample_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    index = containment.SampleIndex(samples[np.arange(samples.shape[1]) < counts[:, None]])
+    # Containment: the eligible rows' samples, looked up in every eligible row's full set
+    # (recomputed shard by shard unless ``sets`` holds them).
     if sets is not None:
         hits = [index.hits(sets.offsets, sets.hashes, eligible)]
     else:
@@ -359,9 +350,11 @@ def _rep_candidates(
     hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
     hit_counts = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
     del hits
+    posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
+    del hit_index, hit_counts
     release_freed_memory()
-    contained = index.pairs(sample_offsets, hit_index, hit_counts, sizes)
-    del index, hit_index, hit_counts
+    contained = index.pairs(posting_offsets, posting_rows, sizes)
+    del posting_offsets, posting_rows
     pairs = np.concatenate([near, contained])
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
