@@ -147,6 +147,10 @@ def run(
         with console.status(f"cleaning {', '.join(final_paths)} into {final_out} …"):
             flow = _flow_for(settings)
             if api is not None:
+                if not settings.get("dask_address"):  # the run's workers start while the server finishes booting
+                    from corpusclean import run_pool
+
+                    run_pool.warm(int(settings.get("workers") or 1))
                 api.adopt()
             manifest = flow(paths=final_paths, out=final_out, config=settings)
     except KeyboardInterrupt:
