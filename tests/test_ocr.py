@@ -503,3 +503,16 @@ def test_ocr_mixed_case_is_repaired_names_and_codes_are_not(token: str, expected
     fixed, edits = corrector(text)
     assert fixed == f"and then he said it {expected} be done"
     _check_edits(text, fixed, edits)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("the stra.ngers came with a l.eather bag", "the strangers came with a leather bag"),
+     ("e.g. the U.S.A and 3.5 miles", "e.g. the U.S.A and 3.5 miles"),
+     ("at the end.Next day, him,and then", "at the end.Next day, him,and then")],
+)
+def test_a_stray_mark_inside_a_word_is_taken_out(corrector: OcrCorrector, text: str, expected: str) -> None:
+    fixed, edits = corrector(text)
+    assert fixed == expected
+    assert all(e.rule == "noise" for e in edits)
+    _check_edits(text, fixed, edits)

@@ -55,6 +55,10 @@ _POSSESSIVE_RE = regex.compile(r"^(?P<stem>.+?)(?P<suffix>['’][sS])$")
 # Only text with a letter, a hyphen and then a space or line break may hold a
 # word broken across lines (the full pattern is in ocr_model.HYPHEN_BREAK_RE).
 HYPHEN_HINT_RE = regex.compile(r"\p{L}-\s")
+# A stray mark between two letter runs with no space: OCR noise inside a word (``stra.ngers``, ``l)oard``).
+_NOISE_MARKS = r"[.,;:!|()\[\]{}<>^~°■•*\\]"
+NOISE_HINT_RE = regex.compile(rf"\p{{L}}{_NOISE_MARKS}\p{{L}}")
+NOISE_CHUNK_RE = regex.compile(rf"(?<![\p{{L}}\p{{N}}.'’\-])(\p{{L}}+)({_NOISE_MARKS})(\p{{L}}+)(?![\p{{L}}\p{{N}}.'’\-])")
 
 Decision = tuple[str, str, float]
 """A token's verdict in the decision map: (replacement, rule, confidence)."""
@@ -476,9 +480,15 @@ class OcrCorrector:
         # word loop below then leaves alone.
         edits: list[Edit] = []
         claimed: list[tuple[int, int]] = []
-        if self.automatic and "-" in text and HYPHEN_HINT_RE.search(text):
+        broken = self.automatic and "-" in text and HYPHEN_HINT_RE.search(text) is not None
+        if broken:
             edits, claimed = self.model.correct_hyphenation(text, self._is_frozen)
-        elif vocabulary and _SKIP_HINT_RE.search(text) is None:
+        if self.automatic and NOISE_HINT_RE.search(text):
+            joins = self._join_noise(text, claimed)
+            if joins:
+                edits = sorted(edits + joins, key=lambda e: e.position)
+                claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
+        if not edits and not broken and vocabulary and _SKIP_HINT_RE.search(text) is None:
             # Fast path: a paragraph whose every token the map decided to keep needs no per-token loop.
             tokens = set(_PLAIN_WORD_RE.findall(text))
             if (
@@ -512,6 +522,34 @@ class OcrCorrector:
         edits = [_lower_misread_capital(text, edit) for edit in edits]
         edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
+
+    def _join_noise(self, text: str, claimed: list[tuple[int, int]]) -> list[Edit]:
+        """``stra.ngers`` -> ``strangers``: one stray mark inside a word, taken out when that makes a word.
+
+        Only where the two letter runs joined are a lexicon word (at least
+        :data:`~corpusclean.ocr_model.NOISE_JOIN_FREQUENCY`), the longer
+        run has three letters or more (``e.g``, ``U.S`` stay), and the mark
+        does not simply stand for a lost space between two words
+        (``end.Next``, ``him,and``). Needs only the lexicon.
+        """
+        from corpusclean.ocr_model import NOISE_JOIN_CONFIDENCE, NOISE_JOIN_FREQUENCY, load_lexicon
+
+        lexicon = load_lexicon(self.language)
+        joins: list[Edit] = []
+        for match in NOISE_CHUNK_RE.finditer(text):
+            start, end = match.span()
+            if any(a < end and start < b for a, b in claimed):
+                continue
+            left, right = match.group(1), match.group(3)
+            if max(len(left), len(right)) < 3 or (right[0].isupper() and not left.isupper()):
+                continue
+            joined = left + right
+            if lexicon.get(joined.lower(), 0.0) < NOISE_JOIN_FREQUENCY or self._is_frozen(joined):
+                continue
+            if min(lexicon.get(left.lower(), 0.0), lexicon.get(right.lower(), 0.0)) >= NOISE_JOIN_FREQUENCY and len(min(left, right, key=len)) > 1:
+                continue  # two words with a mark between: a lost space, not a stray mark
+            joins.append(Edit(STAGE, "noise", start, match.group(), joined, NOISE_JOIN_CONFIDENCE))
+        return joins
 
     def _weigh_context(
         self, text: str, matches: list[regex.Match[str]], edits: list[Edit], claimed: list[tuple[int, int]]

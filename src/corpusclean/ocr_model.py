@@ -105,6 +105,10 @@ ONE_LETTER_WORD = 1e-2
 """A one-letter half must be this frequent a word (English ``a`` and ``I``)."""
 MIXED_CASE_CONFIDENCE = 0.95
 """Confidence of writing an OCR mixed-case spelling of a known word in its case (``waS`` -> ``was``)."""
+NOISE_JOIN_FREQUENCY = 1e-6
+"""A word with a stray mark inside is rejoined only into a lexicon word at least this frequent."""
+NOISE_JOIN_CONFIDENCE = 0.9
+"""Share of such joins the dev sets' gold text confirms (bench/ocr_bench.py)."""
 REAL_WORD_TRUST = 1.0
 """With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
 CONTEXT_CANDIDATES = 5
