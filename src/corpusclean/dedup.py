@@ -296,9 +296,9 @@ def deduplicate(
     release_freed_memory()
 
     rank = priority(paragraphs)
-    order = np.argsort(rank)
-    representative = _exact_representatives(keys, order)
-    del keys, order
+    representative = _exact_representatives(keys, rank)
+    del keys
+    release_freed_memory()
     is_rep = representative == np.arange(n)
     weight = np.bincount(representative, minlength=n).astype(np.int64)
     eligible = is_rep & (sizes > 0)  # containment and LSH among exact-group representatives with shingles
@@ -318,14 +318,22 @@ def deduplicate(
     return _result(paragraphs, signatures, sizes, assigned, method, similarity, estimated, num_perm)
 
 
-def _exact_representatives(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """For each row, the highest-priority row with the same exact key."""
-    _, group = np.unique(keys, axis=0, return_inverse=True)
-    group = group.ravel()
-    best = np.full(group.max() + 1 if len(group) else 0, -1, dtype=np.int64)
-    # Visiting rows from lowest to highest priority leaves the best one.
-    best[group[order[::-1]]] = order[::-1]
-    return best[group]
+def _exact_representatives(keys: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """For each row, the highest-priority (lowest ``rank``) row with the same exact key."""
+    by_key = np.lexsort((rank, keys[:, 1], keys[:, 0]))  # equal keys together, best first
+    return _first_of_runs(keys, by_key)
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_of_runs(keys, by_key):  # pragma: no cover - compiled
+    out = np.empty(by_key.size, dtype=np.int64)
+    best = -1
+    for j in range(by_key.size):
+        row = by_key[j]
+        if j == 0 or keys[row, 0] != keys[by_key[j - 1], 0] or keys[row, 1] != keys[by_key[j - 1], 1]:
+            best = row
+        out[row] = best
+    return out
 
 
 def _rep_candidates(

@@ -110,12 +110,13 @@ _MALLOC_TRIM = _find_malloc_trim()
 
 
 def release_freed_memory() -> None:
-    """Return the C heap's free pages to the operating system (glibc ``malloc_trim``; else nothing).
+    """Return free memory to the operating system: Arrow's pool's, and the C heap's (glibc ``malloc_trim``).
 
     Large passes over many mid-sized allocations (page texts, per-shard
     arrays) leave hundreds of MB free but fragmented in the heap, still
     counted in the process's resident memory; call this after such a pass.
     """
+    pa.default_memory_pool().release_unused()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 
