@@ -81,8 +81,9 @@ ANCHOR_FREQUENCY = 0.0
 """First-pass fixes to a candidate at least this frequent, with raw posterior >= ANCHOR_POSTERIOR,
 are the run's anchors: the confusions they use estimate how this corpus's OCR errs."""
 ANCHOR_POSTERIOR = 0.95
-MIN_LIFT = 0.0
-"""A change whose rarest confusion this run makes less often than OCR in general (log lift) is not made."""
+MIN_LIFT = -0.3
+"""A change whose rarest confusion this run makes clearly less often than OCR in general (log lift below
+this: under about three quarters as often) is not made."""
 CAPITALISED_RARE_LIFT = 1.5
 """The log lift a capitalised word needs to become a rare candidate (a name for a name)."""
 INLINE_JOIN_FREQUENCY = 1e-7
