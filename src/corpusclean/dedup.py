@@ -391,14 +391,7 @@ def _verified_edges(
     if sets is not None:
         inter = _intersections(pairs, sets.offsets, sets.hashes)
     else:
-        needed = lsh.sorted_unique(pairs.ravel())
-        set_offsets = np.concatenate([[0], np.cumsum(sizes[needed])]).astype(np.int64)
-        set_hashes = np.empty(set_offsets[-1], dtype=np.uint64)  # filled in place, shard by shard
-        map_shards(_third_pass, texts, workers, with_start=True, needed=needed, offsets=set_offsets, hashes=set_hashes,
-                   **shingling)  # fmt: skip
-        inter = _intersections(np.searchsorted(needed, pairs), set_offsets, set_hashes)
-        del set_offsets, set_hashes
-        release_freed_memory()
+        inter = _streamed_intersections(texts, workers, shingling, pairs, sizes)
     a, b = pairs[:, 0], pairs[:, 1]
     union = sizes[a] + sizes[b] - inter
     jaccard = np.divide(inter, union, out=np.zeros(len(pairs)), where=union > 0)
@@ -412,6 +405,75 @@ def _verified_edges(
     order = np.argsort(sources, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(sources, minlength=n))]).astype(np.int64)
     return offsets, targets[order], methods[order], similarities[order]
+
+
+def _streamed_intersections(texts: pa.ChunkedArray, workers: int, shingling: dict, pairs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``|A n B|`` of each pair, recomputing sets shard by shard.
+
+    Only one end of each pair is held: the one with fewer shingles (a
+    container is never held for its contained rows), computed in a first
+    sweep; the other ends are computed in a second sweep, one shard at a
+    time, and intersected with their held partners as they come.
+    """
+    a, b = pairs[:, 0], pairs[:, 1]
+    held_end = np.where(sizes[a] < sizes[b], a, np.where(sizes[b] < sizes[a], b, np.minimum(a, b)))
+    other_end = np.where(held_end == a, b, a)
+    held = lsh.sorted_unique(held_end)
+    held_offsets = np.concatenate([[0], np.cumsum(sizes[held])]).astype(np.int64)
+    held_hashes = np.empty(held_offsets[-1], dtype=np.uint64)  # filled in place, shard by shard
+    map_shards(_third_pass, texts, workers, with_start=True, needed=held, offsets=held_offsets, hashes=held_hashes,
+               **shingling)  # fmt: skip
+    held_at = np.searchsorted(held, held_end)
+    other_at = np.minimum(np.searchsorted(held, other_end), max(len(held) - 1, 0))
+    both = held[other_at] == other_end if len(held) else np.zeros(len(pairs), dtype=bool)
+    inter = np.empty(len(pairs), dtype=np.int64)
+    inter[both] = _intersections(np.stack([held_at[both], other_at[both]], axis=1), held_offsets, held_hashes)
+    streamed = np.flatnonzero(~both)
+    streamed = streamed[np.argsort(other_end[streamed], kind="stable")]
+    rows, first = np.unique(other_end[streamed], return_index=True)
+    by_row = np.append(first, len(streamed)).astype(np.int64)  # pairs streamed[by_row[i]:by_row[i + 1]] have other end rows[i]
+    map_shards(_stream_pass, texts, workers, with_start=True, rows=rows, by_row=by_row, pair_ids=streamed,
+               held_at=held_at, held_offsets=held_offsets, held_hashes=held_hashes, out=inter, **shingling)  # fmt: skip
+    del held_hashes
+    release_freed_memory()
+    return inter
+
+
+def _stream_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, rows: np.ndarray, by_row: np.ndarray,
+                 pair_ids: np.ndarray, held_at: np.ndarray, held_offsets: np.ndarray, held_hashes: np.ndarray,
+                 out: np.ndarray) -> None:  # fmt: skip
+    """Sets of the ``rows`` in this shard, intersected with their pairs' held ends into ``out``."""
+    lo, hi = np.searchsorted(rows, [start, start + len(texts)])
+    if hi == lo:
+        return
+    shard_rows = texts.take(pa.array(rows[lo:hi] - start, pa.int64()))
+    sets = sets_from_windows(*_shard_windows(shard_rows, shingle, shingle_size, with_keys=False))
+    _intersect_streamed(sets.offsets, sets.hashes, by_row[lo : hi + 1], pair_ids, held_at, held_offsets, held_hashes, out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _intersect_streamed(offsets, hashes, by_row, pair_ids, held_at, held_offsets, held_hashes, out):  # pragma: no cover
+    for r in range(offsets.size - 1):
+        for j in range(by_row[r], by_row[r + 1]):
+            p = pair_ids[j]
+            h = held_at[p]
+            out[p] = _merge_count(hashes, offsets[r], offsets[r + 1], held_hashes, held_offsets[h], held_offsets[h + 1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_count(x, a0, a1, y, b0, b1):  # pragma: no cover - compiled
+    """Size of the intersection of the sorted distinct runs ``x[a0:a1]`` and ``y[b0:b1]``."""
+    count = 0
+    while a0 < a1 and b0 < b1:
+        if x[a0] == y[b0]:
+            count += 1
+            a0 += 1
+            b0 += 1
+        elif x[a0] < y[b0]:
+            a0 += 1
+        else:
+            b0 += 1
+    return count
 
 
 @numba.njit(cache=True, nogil=True)
