@@ -266,6 +266,7 @@ def fold_vocabulary(vocabulary: Mapping[str, int] | None) -> dict[str, int]:
     return dict(folded)
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def has_correctable_shape(token: str) -> bool:
     """Whether a bare word is shaped like prose the model may judge (decided without any model data).
 

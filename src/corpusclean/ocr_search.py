@@ -35,6 +35,8 @@ SPURIOUS = -2
 USED_MASK = 0xFF
 """A search state's confusion count; above it, :data:`INDEL_USED` marks a state that dropped or added a character."""
 INDEL_USED = 0x100
+INDEL_MAX_CONFUSIONS = 2
+"""A path that dropped or added a character takes at most this many confusions in all."""
 INDEL_MIN_CHANNEL = 1e-6
 """Paths that drop or add a character are followed only while at least this likely."""
 
@@ -257,7 +259,7 @@ def _search(
                 i + 1, ka, kb, used, chain, p
             )
             top += 1
-        if confusions >= max_confusions:
+        if confusions >= max_confusions or (used & INDEL_USED and confusions >= INDEL_MAX_CONFUSIONS):
             continue
         for span in range(2):
             for k in range(ranges[i, span, 0], ranges[i, span, 1]):
