@@ -313,6 +313,8 @@ def deduplicate(
     method = np.full(n, -1, dtype=np.int8)
     similarity = np.zeros(n, dtype=np.float64)
     _cluster(is_rep, rank, weight, *edges, assigned, method, similarity)
+    del edges, weight, is_rep, eligible, rank
+    release_freed_memory()
     _assign_twins(representative, assigned, method, similarity)
     estimated = _estimates(signatures, sizes, assigned, method)
     return _result(paragraphs, signatures, sizes, assigned, method, similarity, estimated, num_perm)
@@ -349,6 +351,7 @@ def _rep_candidates(
     n = len(eligible)
     reps = np.flatnonzero(eligible)
     near = reps[lsh.candidate_pairs(signatures, bands, rows, priority=rank[reps], members=reps)]
+    release_freed_memory()
     # Containment: the eligible rows' samples, looked up in every eligible row's full set
     # (recomputed shard by shard unless ``sets`` holds them).
     if sets is not None:
@@ -363,6 +366,7 @@ def _rep_candidates(
     release_freed_memory()
     contained = index.pairs(posting_offsets, posting_rows, sizes)
     del posting_offsets, posting_rows
+    release_freed_memory()
     pairs = np.concatenate([near, contained])
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
