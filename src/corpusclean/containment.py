@@ -251,6 +251,7 @@ def _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, mi
         longest = max(longest, sample_offsets[r + 1] - sample_offsets[r])
     usable = np.empty(longest, dtype=np.int64)
     counts = np.empty(longest, dtype=np.int64)
+    order = np.empty(longest, dtype=np.int64)
     seen_by = np.full(n, -1, dtype=np.int64)  # the row whose prefix last found this row
     hits = np.zeros(n, dtype=np.int64)
     found = np.empty(longest * max_postings, dtype=np.int64)
@@ -267,7 +268,12 @@ def _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, mi
                 u += 1
         if u < needed or needed <= 0:
             continue
-        order = np.argsort(counts[:u])
+        for a in range(u):  # order the usable samples by posting count (insertion sort: u <= sample size)
+            q = a
+            while q > 0 and counts[order[q - 1]] > counts[a]:
+                order[q] = order[q - 1]
+                q -= 1
+            order[q] = a
         prefix = u - needed + 1
         f = 0
         for a in range(prefix):

@@ -125,12 +125,16 @@ def candidate_pairs(
         raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {signatures.shape[1]}")
     signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
     found = []
-    # One band at a time: 8 bytes per text alive, not 8 * bands (or the
-    # 8 * bands * rows of a widened copy of the signatures).
+    # Members in priority order, so one stable sort by band hash per band
+    # leaves each bucket in priority order. One band at a time: 8 bytes per
+    # text alive, not 8 * bands (or the 8 * bands * rows of a widened copy of
+    # the signatures).
+    by_priority = np.argsort(priority, kind="stable")
+    ordered_members = members[by_priority]
     for band in range(bands):
-        keys = _band_hash(signatures, members, band * rows, rows)
-        order = np.lexsort((priority, keys))
-        found.append(_bucket_pairs(keys[order], order, max_bucket))
+        keys = _band_hash(signatures, ordered_members, band * rows, rows)
+        order = np.argsort(keys, kind="stable")
+        found.append(_bucket_pairs(keys[order], by_priority[order], max_bucket))
     pairs = np.concatenate(found)
     if len(pairs) == 0:
         return pairs.reshape(0, 2)
