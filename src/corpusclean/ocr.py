@@ -57,7 +57,7 @@ _POSSESSIVE_RE = regex.compile(r"^(?P<stem>.+?)(?P<suffix>['’][sS])$")
 HYPHEN_HINT_RE = regex.compile(r"\p{L}-\s")
 # A stray mark between two letter runs with no space: OCR noise inside a word (``stra.ngers``, ``l)oard``).
 _NOISE_MARKS = r"[.,;:!|()\[\]{}<>^~°■•*\\]"
-NOISE_HINT_RE = regex.compile(rf"\p{{L}}{_NOISE_MARKS}\p{{L}}")
+NOISE_HINT_RE = regex.compile(rf"(?<=\p{{L}}){_NOISE_MARKS}(?=\p{{L}})")
 NOISE_CHUNK_RE = regex.compile(rf"(?<![\p{{L}}\p{{N}}.'’\-])(\p{{L}}+)({_NOISE_MARKS})(\p{{L}}+)(?![\p{{L}}\p{{N}}.'’\-])")
 
 Decision = tuple[str, str, float]
@@ -186,6 +186,11 @@ def transfer_case(source: str, target: str) -> str:
     return target
 
 
+_VETO = object()
+"""A context verdict: withdraw the word-level change."""
+_UNDECIDED = object()
+VERDICT_MEMO_SIZE = 1 << 20
+"""Context verdicts remembered per corrector ((token, left, right) repeats a lot in real text)."""
 CONTEXT_VETO = 0.5
 """A word-level change is withdrawn when its neighbours at least halve its posterior (and leave it below min_confidence)."""
 CONTEXT_EVIDENCE = 2.0
@@ -297,12 +302,14 @@ class OcrCorrector:
         # the token and the run alone, so each is decided once per process.
         self._unchanged: set[str] = set()
         self._token_memo: dict[str, list[TokenEdit]] = {}
+        self._verdict_memo: dict[tuple[str, str | None, str | None, str | None], object] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_model"] = None  # rebuilt lazily from the shared cache in the worker, if ever needed
         state["_unchanged"] = set()
         state["_token_memo"] = {}
+        state["_verdict_memo"] = {}
         return state
 
     @property
@@ -496,7 +503,10 @@ class OcrCorrector:
                 and tokens <= vocabulary.keys()
             ):
                 return text, edits
-        matches = list(iter_words(text)) if self._contexts else None
+        matches = None
+        if self._contexts:
+            plain = _SKIP_HINT_RE.search(text) is None
+            matches = list(_PLAIN_WORD_RE.finditer(text) if plain else iter_words(text))
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
         for match in matches if matches is not None else iter_words(text):
@@ -522,6 +532,38 @@ class OcrCorrector:
         edits = [_lower_misread_capital(text, edit) for edit in edits]
         edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
+
+    def _context_verdict(
+        self, entry: "ContextCandidates", lower: str, left: str | None, right: str | None, chosen: str | None
+    ) -> tuple[str, str, float] | object | None:
+        """What the neighbours ``left`` and ``right`` make of one occurrence of ``lower`` (memoised by the caller).
+
+        ``(candidate, rule, confidence)`` to change it, :data:`_VETO` to
+        withdraw the word-level change to ``chosen``, ``None`` to leave it
+        as the word-level pass did. See :meth:`_weigh_context`.
+        """
+        from corpusclean.ocr_context import load_bigram_context
+
+        bigram = load_bigram_context(self.language)
+        key = bigram.key
+        fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
+        if max(fits) < CONTEXT_EVIDENCE * min(fits) and not entry.known:
+            return None  # the neighbours fit every reading alike
+        prior = [entry.keep] + [s for _, s, _ in entry.candidates]
+        scores = [p * f for p, f in zip(prior, fits)]
+        total, prior_total = sum(scores), sum(prior)
+        best = max(range(len(scores)), key=scores.__getitem__)
+        confidence = scores[best] / total
+        # context must move the posterior itself, not stand in for the word-level filters
+        if best and confidence >= self.min_confidence and (entry.known or confidence > prior[best] / prior_total):
+            candidate, _, rule = entry.candidates[best - 1]
+            return candidate, rule, round(confidence, 4)
+        if chosen is not None:
+            share = sum(s for (c, _, _), s in zip(entry.candidates, scores[1:]) if c == chosen) / total
+            share_alone = sum(s for (c, _, _), s in zip(entry.candidates, prior[1:]) if c == chosen) / prior_total
+            if share < self.min_confidence and share < CONTEXT_VETO * share_alone:
+                return _VETO
+        return None
 
     def _join_noise(self, text: str, claimed: list[tuple[int, int]]) -> list[Edit]:
         """``stra.ngers`` -> ``strangers``: one stray mark inside a word, taken out when that makes a word.
@@ -599,41 +641,34 @@ class OcrCorrector:
             right = neighbour(i + 1) if i < last and text[end : matches[i + 1].start()].isspace() else None
             if left is None and right is None and not entry.known:
                 continue
-            lower = token.lower()
-            fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
-            if max(fits) < CONTEXT_EVIDENCE * min(fits) and not entry.known:
-                continue  # the neighbours fit every reading alike
-            prior = [entry.keep] + [s for _, s, _ in entry.candidates]
-            scores = [p * f for p, f in zip(prior, fits)]
-            total, prior_total = sum(scores), sum(prior)
-            best = max(range(len(scores)), key=scores.__getitem__)
-            confidence = scores[best] / total
-            # context must move the posterior itself, not stand in for the word-level filters
-            if best and confidence >= self.min_confidence and (
-                entry.known or confidence > prior[best] / prior_total
-            ):
-                candidate, _, rule = entry.candidates[best - 1]
-                mid_clause = left is not None and matches[i - 1].group()[:1].islower()
-                if existing is None and mid_clause and token[:1].isupper() and token[:1].lower() == candidate[:1]:
-                    continue  # a capital mid-clause that is no misread marks a name (Green and Woll)
-                after = transfer_case(token, candidate)
-                if existing is not None and existing.after.lower() == candidate:
-                    if existing.after == after:
-                        continue
-                    new = Edit(STAGE, existing.rule, start, token, after, existing.confidence)
-                else:
-                    new = Edit(STAGE, "context " + rule, start, token, after, round(confidence, 4))
-                by_start[start] = new
-                replaced[i] = key(candidate)
+            chosen = existing.after.lower() if existing is not None else None
+            memo_key = (token, left, right, chosen)
+            verdict = self._verdict_memo.get(memo_key, _UNDECIDED)
+            if verdict is _UNDECIDED:
+                verdict = self._context_verdict(entry, token.lower(), left, right, chosen)
+                if len(self._verdict_memo) < VERDICT_MEMO_SIZE:
+                    self._verdict_memo[memo_key] = verdict
+            if verdict is None:
+                continue
+            if verdict is _VETO:
+                del by_start[start]
+                replaced[i] = key(token)
                 changed = True
-            elif existing is not None:
-                chosen = existing.after.lower()
-                share = sum(s for (c, _, _), s in zip(entry.candidates, scores[1:]) if c == chosen) / total
-                share_alone = sum(s for (c, _, _), s in zip(entry.candidates, prior[1:]) if c == chosen) / prior_total
-                if share < self.min_confidence and share < CONTEXT_VETO * share_alone:
-                    del by_start[start]
-                    replaced[i] = key(lower)
-                    changed = True
+                continue
+            candidate, rule, confidence = verdict
+            mid_clause = left is not None and matches[i - 1].group()[:1].islower()
+            if existing is None and mid_clause and token[:1].isupper() and token[:1].lower() == candidate[:1]:
+                continue  # a capital mid-clause that is no misread marks a name (Green and Woll)
+            after = transfer_case(token, candidate)
+            if existing is not None and chosen == candidate:
+                if existing.after == after:
+                    continue
+                new = Edit(STAGE, existing.rule, start, token, after, existing.confidence)
+            else:
+                new = Edit(STAGE, "context " + rule, start, token, after, confidence)
+            by_start[start] = new
+            replaced[i] = key(candidate)
+            changed = True
         if not changed:
             return edits
         return sorted(by_start.values(), key=lambda e: e.position)
