@@ -149,3 +149,31 @@ def test_read_segment_repair_write_conserves_paragraphs(tmp_path_factory, docume
         decoded = decode_bytes((root / report.source).read_bytes())
         rows = sorted((r for r in written.to_pylist() if r["source"] == report.source), key=lambda r: r["paragraph_index"])
         assert space.sub("", "".join(r["original_text"] for r in rows)) == space.sub("", decoded[0] if decoded else "")
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 3000, 1 << 30])
+def test_prepare_job_batches_files_into_the_same_entries_as_one_by_one(tmp_path, monkeypatch, batch_bytes):
+    from corpusclean.arrow_io import load_table
+    from corpusclean.cache import PreparedCache
+
+    raw = SEED_003.read_bytes()[:4000].rsplit(b" ", 1)[0]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.txt").write_bytes(b"First paragraph.\n\nSecond \xff\xfe paragraph \xe2\x80\x99ok.\n\n" + raw)
+    (tmp_path / "in" / "empty.txt").write_bytes(b"")
+    (tmp_path / "in" / "moji.txt").write_text("He said \u00e2\u20ac\u0153hi\u00e2\u20ac\u009d.\n\nx &amp; y\n\nplain\n", encoding="utf-8")
+    (tmp_path / "in" / "data.jsonl").write_text('{"text": "one \\u00c3\\u00a9"}\n{"text": "two"}\n', encoding="utf-8")
+    (tmp_path / "in" / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    files, _ = discover_inputs([SEEDS, tmp_path / "in"])
+    keyed = tuple((f, f"k{i}") for i, f in enumerate(files))
+    config = CleanConfig()
+    monkeypatch.setattr(pipeline, "PREPARE_BATCH_BYTES", batch_bytes)
+    batched = pipeline.prepare_job(pipeline.PrepareJob(keyed, config, tmp_path / "batched"))
+    alone = PreparedCache(tmp_path / "alone")
+    for (item, key), entry in zip(keyed, batched):
+        shard = pipeline.prepare_shard([item], config)
+        want = alone.put(key, shard.paragraphs, shard.edits, shard.reports[0], {})
+        assert entry.key == key and entry.source == item.source
+        assert entry.report == want.report and entry.rows == want.rows and entry.edit_rows == want.edit_rows
+        assert load_table(entry.paragraphs).equals(load_table(want.paragraphs))
+        assert load_table(entry.edits).equals(load_table(want.edits))
+    assert sum(e.edit_rows for e in batched) > 3 and any(e.report.status != "read" for e in batched)
