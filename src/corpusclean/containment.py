@@ -88,8 +88,9 @@ class SampleIndex:
         counts = np.asarray(counts, dtype=np.int64)
         self.sample_offsets = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.sample_offsets[1:])
-        self.keys, self.slots, self.bitmap, self.shift, self.query_index = _build_table(samples, counts, self.sample_offsets)
-        self.distinct = len(self.keys)
+        self.distinct, self.keys, self.slots, self.bitmap, self.shift, self.query_index = _build_table(
+            samples, counts, self.sample_offsets
+        )
 
     def hits(self, offsets: np.ndarray, hashes: np.ndarray, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sampled hashes in each (CSR, possibly repeating) row ``i`` with ``eligible[i]``:
@@ -123,9 +124,9 @@ class SampleIndex:
 def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compiled
     """Open-addressing table of the distinct sampled hashes (uniform: their low bits
     index it), fronted by a bitmap on their high bits that rejects most other values in
-    one cache-friendly probe. Returns ``(keys, slots, bitmap, shift, query_index)``:
-    ``keys`` are the distinct hashes, ``slots`` hold index + 1 into them (0 = empty),
-    ``query_index`` the index of each sample (CSR by ``sample_offsets``)."""
+    one cache-friendly probe. Returns ``(distinct, slot_keys, slots, bitmap, shift, query_index)``:
+    ``slots`` hold a distinct hash's index + 1 (0 = empty) and ``slot_keys`` that hash,
+    ``query_index`` is the index of each sample (CSR by ``sample_offsets``)."""
     values = np.empty(sample_offsets[-1], dtype=np.uint64)
     for i in range(counts.size):
         for j in range(counts[i]):
@@ -136,12 +137,13 @@ def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compile
         if distinct == 0 or values[distinct - 1] != values[q]:
             values[distinct] = values[q]
             distinct += 1
-    keys = values[:distinct].copy()
+    keys = values[:distinct]
     size = 2
     while size < distinct + distinct // 2 + 2:
         size *= 2
     mask = np.uint64(size - 1)
     slots = np.zeros(size, dtype=np.int32)
+    slot_keys = np.zeros(size, dtype=np.uint64)  # the key of each used slot: one probe, no dependent load
     bits = 6
     while (1 << bits) < 16 * distinct:
         bits += 1
@@ -153,13 +155,14 @@ def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compile
         while slots[slot] != 0:
             slot = (slot + np.uint64(1)) & mask
         slots[slot] = x + 1
+        slot_keys[slot] = value
         top = np.int64(value >> shift)
         bitmap[top >> 3] |= np.uint8(1 << (top & 7))
     query_index = np.empty(sample_offsets[-1], dtype=np.int32)
     for i in range(counts.size):
         for j in range(counts[i]):
-            query_index[sample_offsets[i] + j] = _find(keys, slots, bitmap, shift, mask, samples[i, j])
-    return keys, slots, bitmap, shift, query_index
+            query_index[sample_offsets[i] + j] = _find(slot_keys, slots, bitmap, shift, mask, samples[i, j])
+    return distinct, slot_keys, slots, bitmap, shift, query_index
 
 
 @numba.njit(cache=True, nogil=True)
@@ -218,13 +221,13 @@ def _group_by_hash(hit_index, hit_counts, distinct):  # pragma: no cover - compi
 
 @numba.njit(cache=True, nogil=True)
 def _find(keys, slots, bitmap, shift, mask, value):  # pragma: no cover - compiled
-    """Distinct index of ``value`` in the table of :func:`_postings`, or -1."""
+    """Distinct index of ``value`` in the table of :func:`_build_table`, or -1."""
     top = np.int64(value >> shift)
     if not bitmap[top >> 3] & (1 << (top & 7)):
         return -1
     slot = value & mask
     while slots[slot] != 0:
-        if keys[slots[slot] - 1] == value:
+        if keys[slot] == value:
             return slots[slot] - 1
         slot = (slot + np.uint64(1)) & mask
     return -1

@@ -130,9 +130,9 @@ def candidate_pairs(
     # text alive, not 8 * bands (or the 8 * bands * rows of a widened copy of
     # the signatures).
     by_priority = np.argsort(priority, kind="stable")
-    ordered_members = members[by_priority]
     for band in range(bands):
-        keys = _band_hash(signatures, ordered_members, band * rows, rows)
+        # Hashed in row order (members ascending: sequential reads of the signatures), then put in priority order.
+        keys = _band_hash(signatures, members, band * rows, rows)[by_priority]
         order = np.argsort(keys, kind="stable")
         found.append(_bucket_pairs(keys[order], by_priority[order], max_bucket))
     pairs = np.concatenate(found)
