@@ -126,6 +126,7 @@ def test_compiled_segmentation_equals_the_per_paragraph_strings(parts, max_chars
     assert many.equals(pa_concat([segment_document(s, t, max_chars) for s, t in documents]))
     lean = segment_documents(documents, max_chars, original_text=False)
     assert lean.equals(many.drop_columns(["original_text"]))
+    assert segment_documents(documents, max_chars, batch_bytes=7, workers=2).equals(many)
 
 
 def pa_concat(tables):

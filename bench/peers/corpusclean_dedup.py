@@ -41,7 +41,7 @@ def main() -> None:
     from corpusclean.dedup import deduplicate
     from corpusclean.segment import segment_documents
 
-    paragraphs = segment_documents(read_pages(args.pages), original_text=False)
+    paragraphs = segment_documents(read_pages(args.pages), original_text=False, workers=args.workers)
     report.phase("segment")
     result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers)
     report.phase("deduplicate")

@@ -13,7 +13,7 @@ document with only whitespace removed between them.
 from __future__ import annotations
 
 import hashlib
-import itertools
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import numba
@@ -160,7 +160,12 @@ def segment_document(source: str, text: str, max_chars: int = 2000, *, first_ind
 
 
 def segment_documents(
-    documents: Iterable[tuple[str, str]], max_chars: int = 2000, *, original_text: bool = True, batch_bytes: int = 16 << 20
+    documents: Iterable[tuple[str, str]],
+    max_chars: int = 2000,
+    *,
+    original_text: bool = True,
+    batch_bytes: int = 16 << 20,
+    workers: int = 1,
 ) -> pa.Table:
     """Segment many ``(source, text)`` documents into one table.
 
@@ -168,20 +173,41 @@ def segment_documents(
     with ``original_text=False`` that column is left out (callers that only
     deduplicate do not need a second copy of the text). Documents are
     handled in batches of about ``batch_bytes`` of text, one compiled pass per batch.
+    With ``workers > 1`` a batch is segmented on a second thread while the
+    next one is read from ``documents`` (reading files and the compiled
+    passes release the GIL); the result is the same.
     """
     tables: list[pa.Table] = []
-    batch: list[tuple[str, str, int, int]] = []
-    size = 0
-    for source, text in documents:
-        batch.append((source, text, 0, 0))
-        size += len(text)
-        if size >= batch_bytes:
+    pending: list[Future] = []
+    pool = ThreadPoolExecutor(max_workers=1) if workers > 1 else None
+
+    def submit(batch: list[tuple[str, str, int, int]]) -> None:
+        if pool is None:
             tables.append(_segment_batch_or_each(batch, max_chars, original_text))
-            batch, size = [], 0
             release_freed_memory()
-    if batch or not tables:
-        tables.append(_segment_batch_or_each(batch, max_chars, original_text))
-    del batch
+            return
+        while pending:  # at most one batch in flight: bounded memory
+            tables.append(pending.pop(0).result())
+            release_freed_memory()
+        pending.append(pool.submit(_segment_batch_or_each, batch, max_chars, original_text))
+
+    try:
+        batch: list[tuple[str, str, int, int]] = []
+        size = 0
+        for source, text in documents:
+            batch.append((source, text, 0, 0))
+            size += len(text)
+            if size >= batch_bytes:
+                submit(batch)
+                batch, size = [], 0
+        if batch or not (tables or pending):
+            submit(batch)
+        del batch
+        while pending:
+            tables.append(pending.pop(0).result())
+    finally:
+        if pool is not None:
+            pool.shutdown()
     release_freed_memory()
     return pa.concat_tables(tables)
 
