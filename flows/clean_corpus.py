@@ -3,7 +3,10 @@
 Thin orchestration only: every task calls plain functions of
 :mod:`corpusclean.pipeline` and friends. Tasks exchange file paths (Arrow IPC
 files in the output directory's cache and work directory), never large Python
-objects.
+objects. Arguments that grow with the number of input files (lists of files,
+jobs, paths, the manifest) are passed ``quote``d: Prefect otherwise walks every
+element of a task's arguments looking for futures (6 s for the manifest of
+36,000 inputs).
 
 Locally the CPU-bound steps run as one task each, over a process pool of
 ``workers`` (cheaper on a small machine than a task per shard); the prepare
@@ -35,6 +38,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.utilities.annotations import quote
 
 from corpusclean import pipeline
 from corpusclean.arrow_io import load_table, save_table
@@ -207,7 +211,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         t = time.perf_counter()
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
-        keyed = hash_task(files, settings_fingerprint(cfg, overrides_digest))
+        keyed = hash_task(quote(files), settings_fingerprint(cfg, overrides_digest))
         durations["discover+hash(wall)"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -217,7 +221,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         if on_dask:
             fresh = [entry for f in prepare_shard_task.map(jobs) for entry in f.result()]
         else:
-            fresh = [entry for shard in prepare_shards_task(jobs, cfg.workers) for entry in shard]
+            fresh = [entry for shard in prepare_shards_task(quote(jobs), cfg.workers) for entry in shard]
         durations["prepare(wall)"] = time.perf_counter() - t
         for entry in fresh:
             for stage, seconds in entry.seconds.items():
@@ -245,7 +249,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
             else:
-                corrected = correct_shards_task(correct_jobs, cfg.workers)
+                corrected = correct_shards_task(quote(correct_jobs), cfg.workers)
             edit_paths += [c.edits for c in corrected]
             paragraph_paths = [c.paragraphs for c in corrected]
             durations["ocr"] = sum(c.seconds for c in corrected)
@@ -253,7 +257,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
 
         run_pool.close()  # idle workers would only add to deduplication's memory
         t = time.perf_counter()
-        kept_path, duplicates_path = deduplicate_task(paragraph_paths, cfg, work_dir, overrides)
+        kept_path, duplicates_path = deduplicate_task(quote(paragraph_paths), cfg, work_dir, overrides)
         durations["dedup(wall)"] = time.perf_counter() - t
 
         reports = problems + [e.report for e in inputs]
@@ -295,7 +299,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         }
         durations["before_write"] = time.perf_counter() - started
         manifest["durations_seconds"] = {k: round(v, 3) for k, v in durations.items()}
-        manifest = write_task(out_dir, kept_path, duplicates_path, edit_paths, manifest)
+        manifest = write_task(out_dir, kept_path, duplicates_path, quote(edit_paths), quote(manifest))
         cache.retain(i["cache_key"] for i in manifest["inputs"] if i.get("cache_key"))
     finally:
         run_pool.close()
