@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -257,9 +258,18 @@ def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table
 
 def with_ocr_edit_counts(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     """Add ``ocr_edits``: deduplication prefers to keep the copy that needed fewer OCR fixes."""
-    counts = collections.Counter(edits.column("paragraph_id").to_pylist())
-    column = pa.array([counts.get(pid, 0) for pid in paragraphs.column("paragraph_id").to_pylist()], pa.int64())
-    return paragraphs.append_column("ocr_edits", column)
+    return paragraphs.append_column("ocr_edits", _edit_counts(paragraphs, edits))
+
+
+def _edit_counts(paragraphs: pa.Table, edits: pa.Table) -> pa.Array:
+    """How many rows of ``edits`` each paragraph has (0 for none), as int64, in Arrow (no Python per row)."""
+    ids = paragraphs.column("paragraph_id")
+    if edits.num_rows == 0:
+        return pa.array(np.zeros(len(ids), np.int64))
+    counts = edits.group_by("paragraph_id").aggregate([("paragraph_id", "count")])
+    where = pc.index_in(ids, value_set=counts.column("paragraph_id").combine_chunks())
+    found = pc.take(counts.column("paragraph_id_count"), where)
+    return pc.cast(pc.fill_null(found, 0), pa.int64()).combine_chunks()
 
 
 def resolve_substitutions(config: CleanConfig, out_dir: Path) -> Path | None:
@@ -293,9 +303,7 @@ def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     text = paragraphs.column("text")
     words = pc.list_value_length(pc.utf8_split_whitespace(text))
     chars = pc.utf8_length(text)
-    counts = edits.group_by("paragraph_id").aggregate([("paragraph_id", "count")])
-    count_of = dict(zip(counts.column("paragraph_id").to_pylist(), counts.column("paragraph_id_count").to_pylist()))
-    edit_count = pa.array([count_of.get(pid, 0) for pid in paragraphs.column("paragraph_id").to_pylist()], pa.int64())
+    edit_count = _edit_counts(paragraphs, edits)
     if "ocr_edits" in paragraphs.column_names:  # internal to dedup; edit_count covers it
         paragraphs = paragraphs.drop_columns(["ocr_edits"])
     return (
