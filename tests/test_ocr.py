@@ -516,3 +516,17 @@ def test_a_stray_mark_inside_a_word_is_taken_out(corrector: OcrCorrector, text: 
     assert fixed == expected
     assert all(e.rule == "noise" for e in edits)
     _check_edits(text, fixed, edits)
+
+
+def test_words_the_run_writes_often_are_its_own_not_misreadings() -> None:
+    # Real archaic prose: "thou wilt", "forgat", "shewed" are what was printed, however
+    # well "will", "forget" and "showed" fit the modern bigram counts.
+    verses = [
+        line for line in (ROOT / "tests" / "data" / "kjv_archaic.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    vocabulary = count_vocabulary(verses)
+    corrector = OcrCorrector(corpus_vocabulary=vocabulary)
+    touched = {e.before for verse in verses for e in corrector(verse)[1]}
+    assert not touched & {"wilt", "forgat", "shewed", "brake"}
+    assert all(vocabulary[word] == 1 for word in touched)

@@ -191,6 +191,8 @@ _VETO = object()
 _UNDECIDED = object()
 VERDICT_MEMO_SIZE = 1 << 20
 """Context verdicts remembered per corrector ((token, left, right) repeats a lot in real text)."""
+CONTEXT_WEIGHT = 0.75
+"""Exponent on the neighbours' evidence (web bigram counts are not this corpus: below 1 tempers them)."""
 CONTEXT_VETO = 0.5
 """A word-level change is withdrawn when its neighbours at least halve its posterior (and leave it below min_confidence)."""
 CONTEXT_EVIDENCE = 2.0
@@ -366,6 +368,9 @@ class OcrCorrector:
         if load_bigram_context(self.language) is None:
             return {}
         model = self.model
+        vocabulary = self.corpus_vocabulary or {}
+        changed = sum(vocabulary.get(t, 0) for t, (_, rule, _) in (self._decisions or {}).items() if rule != "table")
+        model.set_noise(changed / max(1, sum(vocabulary.values())))
         contexts: dict[str, ContextCandidates] = {}
         tokens = [t for t in self.corpus_vocabulary or () if has_context_shape(t) and not self._is_frozen(t)]
         if self._batched:
@@ -547,6 +552,8 @@ class OcrCorrector:
         bigram = load_bigram_context(self.language)
         key = bigram.key
         fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
+        if CONTEXT_WEIGHT != 1.0:
+            fits = [f**CONTEXT_WEIGHT for f in fits]
         if max(fits) < CONTEXT_EVIDENCE * min(fits) and not entry.known:
             return None  # the neighbours fit every reading alike
         prior = [entry.keep] + [s for _, s, _ in entry.candidates]

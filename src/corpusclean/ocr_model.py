@@ -110,7 +110,16 @@ NOISE_JOIN_FREQUENCY = 1e-6
 """A word with a stray mark inside is rejoined only into a lexicon word at least this frequent."""
 NOISE_JOIN_CONFIDENCE = 0.9
 """Share of such joins the dev sets' gold text confirms (bench/ocr_bench.py)."""
-REAL_WORD_TRUST = 1.0
+RUN_EXCESS = 10.0
+"""A lexicon word the run has more than this many times the count its candidate's misreadings would give
+(plus one) is a word of the run's own, never a misreading of that candidate."""
+RUN_EXCESS_FREQUENCY = 1e-4
+"""RUN_EXCESS applies to lexicon words rarer than this (wilt, forgat, shewed; not he, be)."""
+REFERENCE_CHANGED_SHARE = 0.0044
+"""Share of token occurrences the word-level pass changes on the ICDAR 2017 learn part (bench/ocr_bench.py data)."""
+MIN_NOISE, MAX_NOISE = 0.05, 4.0
+"""Bounds of a run's noise relative to the reference."""
+REAL_WORD_TRUST = 0.3
 """With context, how much likelier a word the lexicon knows is to be what was printed than its frequency says."""
 CONTEXT_CANDIDATES = 5
 """Corrections of one token that context chooses among at most."""
@@ -611,6 +620,19 @@ class NoisyChannelModel:
         if known:
             self.searcher.prefetch(known, [1] * len(known), MIN_CHANNEL, lexicon_frequencies(self.language), False)
 
+    noise: float = 1.0
+    """How much noisier this run's OCR is than the ICDAR learn part's (see :meth:`set_noise`); scales real-word readings."""
+
+    def set_noise(self, changed_share: float) -> None:
+        """Tell the model what share of the run's tokens the word-level pass changes.
+
+        Real-word errors (``he`` for ``be``) come at the rate of the run's
+        other OCR errors: a clean run gets fewer real-word changes than a
+        noisy one, whose every occurrence is otherwise judged alike.
+        """
+        self.noise = min(max(changed_share / REFERENCE_CHANGED_SHARE, MIN_NOISE), MAX_NOISE)
+        self._context_cache.clear()
+
     def context_candidates(self, word: str) -> ContextCandidates | None:
         """What context may choose among for lower-case ``word``: keeping it, or its likeliest corrections.
 
@@ -636,10 +658,14 @@ class NoisyChannelModel:
         if known:
             keep = REAL_WORD_TRUST * max(self.lexicon[word], self.corpus_rate(word, SELF_DISCOUNT))
             ranked = self.searcher.ranked(word, 1, MIN_CHANNEL, lexicon_frequencies(self.language), CONTEXT_CANDIDATES)
+            # only for a word rare in the language at large: two common words (he/be) are left to context
+            count = self.corpus.get(word, 0) if self.lexicon[word] < RUN_EXCESS_FREQUENCY else 0
             scored = [
-                (c, lexicon_frequencies(self.language)[self.lexicon_trie.word_id(c)] * p, rules)
+                (c, lexicon_frequencies(self.language)[self.lexicon_trie.word_id(c)] * p * self.noise, rules)
                 for c, p, rules in ranked
                 if self.lexicon.get(c, 0.0) >= COMMON_CANDIDATE and not is_variant_spelling(word, c)
+                # misreadings of c cannot explain this many of the word: the run writes it (thou wilt, forgat)
+                and count <= RUN_EXCESS * (p * self.corpus.get(c, 0) + 1)
             ]
         else:
             if self.is_archaic_spelling(word):
@@ -647,16 +673,17 @@ class NoisyChannelModel:
             keep = self.prior(word)
             max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)
             ranked = self.searcher.ranked(word, max_confusions, MIN_CHANNEL, self.lexicon_priors, CONTEXT_CANDIDATES)
-            scored = [
-                (c, self.lexicon_priors[self.lexicon_trie.word_id(c)] * p, rules) for c, p, rules in ranked
-            ]
+            channels = [(c, self.lexicon_priors[self.lexicon_trie.word_id(c)], p, rules) for c, p, rules in ranked]
             found = self.searcher.search(word, max_confusions, MIN_CHANNEL, self.lexicon_priors)
             for candidate, channel, chain in found.run_words:
                 prior = self.candidate_prior(candidate, word) if candidate != word else 0.0
                 if prior:
-                    scored.append((candidate, prior * channel, found.explain(chain)))
+                    channels.append((candidate, prior, channel, found.explain(chain)))
+            count = self.corpus.get(word, 0)
             scored = [
-                (c, s, r) for c, s, r in scored if self.looks_like_a_fix(word, c) and not is_variant_spelling(word, c)
+                (c, prior * p, r) for c, prior, p, r in channels
+                if self.looks_like_a_fix(word, c) and not is_variant_spelling(word, c)
+                and count <= RUN_EXCESS * (p * self.corpus.get(c, 0) + 1)  # the run's own word (forgat)
             ]
         scored.sort(key=lambda item: -item[1])
         scored = scored[:CONTEXT_CANDIDATES]
