@@ -24,8 +24,8 @@ from typing import Any, Callable, Sequence, TypeVar
 
 T = TypeVar("T")
 
-PRELOAD = ["corpusclean.pipeline", "corpusclean.segment", "corpusclean.encoding", "corpusclean.read"]
-"""Modules the forkserver imports once, so that no worker imports them again."""
+PRELOAD = ["corpusclean.pool_preload"]
+"""Imported once by the forkserver: the pipeline, its compiled kernels loaded (no worker loads them again)."""
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
