@@ -30,6 +30,7 @@ import regex
 from corpusclean.edits import Edit
 
 if TYPE_CHECKING:
+    from corpusclean.ocr_context import BigramContext
     from corpusclean.ocr_model import ContextCandidates
 
 STAGE = "ocr"
@@ -288,6 +289,7 @@ class OcrCorrector:
         self._model = None
         self._decisions: dict[str, Decision] | None = None
         self._contexts: dict[str, "ContextCandidates"] = {}
+        self._bigrams: "BigramContext | None" = None  # the counts the context map's verdicts can ask about
         # The run's confusion profile (see prepare): how many of its confident
         # first-pass fixes use each confusion, and how many such fixes there are.
         self._run_counts: dict[str, int] | None = None
@@ -365,7 +367,8 @@ class OcrCorrector:
         """The vocabulary tokens whose occurrences the context pass weighs, with their hypotheses."""
         from corpusclean.ocr_context import load_bigram_context
 
-        if load_bigram_context(self.language) is None:
+        full = load_bigram_context(self.language)
+        if full is None:
             return {}
         model = self.model
         vocabulary = self.corpus_vocabulary or {}
@@ -379,6 +382,11 @@ class OcrCorrector:
             found = model.context_candidates(token.lower())
             if found is not None:
                 contexts[token] = found
+        # the words any verdict can ask about: the run's, their corrections, and the candidates
+        words = {full.key(t) for t in vocabulary}
+        words.update(full.key(after) for after, _, _ in (self._decisions or {}).values())
+        words.update(full.key(c) for entry in contexts.values() for c, _, _ in entry.candidates)
+        self._bigrams = full.restricted(words)
         return contexts
 
     def _learn_run_profile(self) -> None:
@@ -547,9 +555,7 @@ class OcrCorrector:
         withdraw the word-level change to ``chosen``, ``None`` to leave it
         as the word-level pass did. See :meth:`_weigh_context`.
         """
-        from corpusclean.ocr_context import load_bigram_context
-
-        bigram = load_bigram_context(self.language)
+        bigram = self._bigrams
         key = bigram.key
         fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
         if CONTEXT_WEIGHT != 1.0:
@@ -616,10 +622,7 @@ class OcrCorrector:
         word-level verdict stands. A lexicon word has no word-level verdict
         (the map never questions it): this posterior is its only judge.
         """
-        from corpusclean.ocr_context import load_bigram_context
-
-        bigram = load_bigram_context(self.language)
-        key = bigram.key
+        key = self._bigrams.key
         contexts = self._contexts
         by_start = {edit.position: edit for edit in edits}
         replaced: dict[int, str] = {}  # match index -> the word as context left it

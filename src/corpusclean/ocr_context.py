@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from typing import Iterable
 
 MAX_ASSOCIATION = 1e3
 """Cap on one neighbour's evidence either way: the counts are web text, ours is print."""
@@ -40,6 +41,25 @@ class BigramContext:
         self.bigrams = bigrams
         self.total = total
         self.floor = min(bigrams.values(), default=1.0)
+
+    def restricted(self, words: Iterable[str]) -> "BigramContext":
+        """The same counts for ``words`` only (in :meth:`key` form), and the pairs among them.
+
+        A run can only ask about its own words and their candidates: the
+        corrector keeps this much smaller copy, which travels to worker
+        processes with it instead of every worker loading the whole list.
+        Associations between the kept words are unchanged (same counts,
+        total and floor).
+        """
+        keep = {w: self.unigrams[w] for w in set(words) if w in self.unigrams}
+        bigrams = {}
+        for pair, count in self.bigrams.items():
+            left, _, right = pair.partition(" ")
+            if left in keep and right in keep:
+                bigrams[pair] = count
+        restricted = BigramContext(keep, bigrams, self.total)
+        restricted.floor = self.floor
+        return restricted
 
     @staticmethod
     def key(word: str) -> str:
