@@ -160,6 +160,8 @@ def test_seed_errors_fixed_without_a_table(seed_run) -> None:
         ("Trostsky", "Trotsky"), ("Nicolaesvsky", "Nicolaevsky"),
         # a space OCR lost beside a common word
         ("ofmarks", "of marks"),
+        # a real-word error only the neighbours reveal ("... leaders sec the Government Archive")
+        ("sec", "see"),
     }
     assert expected <= changes
     for (text, (fixed, edits)) in zip(paragraphs, results):
