@@ -7,8 +7,9 @@ on a 2-core machine, twice a run. Here the forkserver imports the pipeline
 once (``set_forkserver_preload``), each worker is a fork of it, and the same
 workers serve the prepare stage and then the OCR stage. :func:`warm` starts
 them in the background as the flow begins, while it discovers and hashes
-the inputs. :func:`close` ends them before deduplication, so idle workers
-never add to that stage's memory.
+the inputs. :func:`close` ends them, and the forkserver with its preloaded
+modules, before deduplication, so idle processes never add to that stage's
+memory.
 
 Results do not depend on the pool: each item is a pure function call, and
 ``map`` returns results in item order.
@@ -83,3 +84,20 @@ def close() -> None:
         pool, _pool, _pool_workers = _pool, None, 0
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
+        _stop_forkserver()
+
+
+def _stop_forkserver() -> None:
+    """Stop the forkserver too: it holds the preloaded pipeline (~200 MB) for as long as it lives.
+
+    The next pool starts a new one. ``_stop`` is private to ``multiprocessing``
+    (its tests use it), hence the guard.
+    """
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except OSError:
+            pass
