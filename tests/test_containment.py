@@ -6,15 +6,18 @@ from corpusclean.shingles import ShingleSets
 
 
 def brute_force(sets: ShingleSets, sample_size: int, min_hits: int, max_postings: int) -> set[tuple[int, int]]:
-    """Count every posting of every sampled hash (the definition the prefix filter must reproduce)."""
-    rows = [set(sets.row(i).tolist()) for i in range(len(sets))]
+    """Count every posting of every sample key (the definition the prefix filter must reproduce).
+
+    A sample key is the high 32 bits of one of a set's ``sample_size`` smallest hashes."""
+    hashes = [sorted(sets.row(i).tolist()) for i in range(len(sets))]
+    rows = [{h >> 32 for h in row} for row in hashes]
     postings: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         for h in row:
             postings.setdefault(h, []).append(i)
     out = set()
     for i in range(len(sets)):
-        sample = sorted(rows[i])[:sample_size]
+        sample = [h >> 32 for h in hashes[i][:sample_size]]
         needed = min(min_hits, len(sample))
         hits: dict[int, int] = {}
         for h in sample:
@@ -23,6 +26,7 @@ def brute_force(sets: ShingleSets, sample_size: int, min_hits: int, max_postings
                     if len(rows[j]) > len(rows[i]):
                         hits[j] = hits.get(j, 0) + 1
         out |= {(j, i) for j, c in hits.items() if needed > 0 and c >= needed}
+        assert len(rows[i]) == len(hashes[i])  # no two hashes of a row share a key here
     return out
 
 

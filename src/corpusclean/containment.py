@@ -56,7 +56,7 @@ def candidate_pairs(
     if n < 2 or len(sets.hashes) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     sizes = sets.sizes()
-    samples = np.zeros((n, sample_size), dtype=np.uint64)
+    samples = np.zeros((n, sample_size), dtype=np.uint32)
     fill_samples(sets.offsets, sets.hashes, samples)
     index = SampleIndex(samples, np.minimum(sizes, sample_size))
     del samples
@@ -67,11 +67,17 @@ def candidate_pairs(
 
 @numba.njit(cache=True, nogil=True)
 def fill_samples(offsets, hashes, out):  # pragma: no cover - compiled
-    """Row ``i`` of ``out``: the ``k`` smallest hashes of sorted set ``i`` (fewer: the rest untouched)."""
+    """Row ``i`` of ``uint32`` ``out``: the sample *keys* of sorted set ``i``, the high 32 bits
+    of its ``k`` smallest hashes (fewer: the rest untouched).
+
+    Samples are matched on these keys: another shingle with the same high
+    half only adds a hit, hence at most an extra candidate, which exact
+    verification rejects; half the memory of 64-bit samples and tables.
+    """
     k = out.shape[1]
     for i in range(offsets.size - 1):
         for j in range(min(k, offsets[i + 1] - offsets[i])):
-            out[i, j] = hashes[offsets[i] + j]
+            out[i, j] = np.uint32(hashes[offsets[i] + j] >> np.uint64(32))
 
 
 class SampleIndex:
@@ -125,9 +131,9 @@ def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compile
     """Open-addressing table of the distinct sampled hashes (uniform: their low bits
     index it), fronted by a bitmap on their high bits that rejects most other values in
     one cache-friendly probe. Returns ``(distinct, slot_keys, slots, bitmap, shift, query_index)``:
-    ``slots`` hold a distinct hash's index + 1 (0 = empty) and ``slot_keys`` that hash,
+    ``slots`` hold a distinct key's index + 1 (0 = empty) and ``slot_keys`` that key,
     ``query_index`` is the index of each sample (CSR by ``sample_offsets``)."""
-    values = np.empty(sample_offsets[-1], dtype=np.uint64)
+    values = np.empty(sample_offsets[-1], dtype=np.uint32)
     for i in range(counts.size):
         for j in range(counts[i]):
             values[sample_offsets[i] + j] = samples[i, j]
@@ -137,20 +143,21 @@ def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compile
         if distinct == 0 or values[distinct - 1] != values[q]:
             values[distinct] = values[q]
             distinct += 1
-    keys = values[:distinct]
+    keys = values[:distinct].copy()
+    values = keys  # frees the sorted copy of every sample
     size = 2
     while size < distinct + distinct // 2 + 2:
         size *= 2
     mask = np.uint64(size - 1)
     slots = np.zeros(size, dtype=np.int32)
-    slot_keys = np.zeros(size, dtype=np.uint64)  # the key of each used slot: one probe, no dependent load
+    slot_keys = np.zeros(size, dtype=np.uint32)  # the key of each used slot: one probe, no dependent load
     bits = 6
-    while (1 << bits) < 16 * distinct:
+    while (1 << bits) < 16 * distinct and bits < 32:
         bits += 1
-    shift = np.uint64(64 - bits)
+    shift = np.uint64(32 - bits)
     bitmap = np.zeros(((1 << bits) + 7) // 8, dtype=np.uint8)
     for x in range(distinct):
-        value = keys[x]
+        value = np.uint64(keys[x])
         slot = value & mask
         while slots[slot] != 0:
             slot = (slot + np.uint64(1)) & mask
@@ -161,7 +168,7 @@ def _build_table(samples, counts, sample_offsets):  # pragma: no cover - compile
     query_index = np.empty(sample_offsets[-1], dtype=np.int32)
     for i in range(counts.size):
         for j in range(counts[i]):
-            query_index[sample_offsets[i] + j] = _find(slot_keys, slots, bitmap, shift, mask, samples[i, j])
+            query_index[sample_offsets[i] + j] = _find(slot_keys, slots, bitmap, shift, mask, np.uint64(samples[i, j]))
     return distinct, slot_keys, slots, bitmap, shift, query_index
 
 
@@ -177,7 +184,7 @@ def _hits(keys, slots, bitmap, shift, offsets, hashes, eligible):  # pragma: no 
             continue
         start = k
         for j in range(offsets[i], offsets[i + 1]):
-            x = _find(keys, slots, bitmap, shift, mask, hashes[j])
+            x = _find(keys, slots, bitmap, shift, mask, hashes[j] >> np.uint64(32))
             if x < 0:
                 continue
             if k == capacity:
@@ -221,7 +228,7 @@ def _group_by_hash(hit_index, hit_counts, distinct):  # pragma: no cover - compi
 
 @numba.njit(cache=True, nogil=True)
 def _find(keys, slots, bitmap, shift, mask, value):  # pragma: no cover - compiled
-    """Distinct index of ``value`` in the table of :func:`_build_table`, or -1."""
+    """Distinct index of the 32-bit key ``value`` in the table of :func:`_build_table`, or -1."""
     top = np.int64(value >> shift)
     if not bitmap[top >> 3] & (1 << (top & 7)):
         return -1

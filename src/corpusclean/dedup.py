@@ -287,18 +287,20 @@ def deduplicate(
     keys = np.empty((n, 2), dtype=np.uint64)
     sizes = np.empty(n, dtype=np.int64)
     signatures = np.empty((n, num_perm), dtype=np.uint32)
-    samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint64)
+    samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint32)  # containment sample keys
     keep_sets = int(pc.sum(pc.binary_length(texts)).as_py() or 0) <= KEEP_SETS_BYTES[shingle] if n else False
     parts = map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes,
                        signatures=signatures, samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
     sets = ShingleSets.concatenate(parts) if keep_sets else None
     del parts
-    release_freed_memory()
+    # Small inputs (sets kept) skip the heap trimming: it only pays off when hundreds of MB were freed.
+    release = (lambda: None) if keep_sets else release_freed_memory
+    release()
 
     rank = priority(paragraphs)
     representative = _exact_representatives(keys, rank)
     del keys
-    release_freed_memory()
+    release()
     is_rep = representative == np.arange(n)
     weight = np.bincount(representative, minlength=n).astype(np.int64)
     eligible = is_rep & (sizes > 0)  # containment and LSH among exact-group representatives with shingles
@@ -306,6 +308,7 @@ def deduplicate(
     del samples
     pairs = _rep_candidates(texts, workers, shingling, sets, signatures, index, eligible, sizes, rank, bands, rows)
     del index
+    release()
     edges = _verified_edges(texts, workers, shingling, sets, pairs, sizes, threshold, containment_threshold,
                             MIN_CONTAINED_SHINGLES[shingle])  # fmt: skip
     del pairs, sets
@@ -314,9 +317,10 @@ def deduplicate(
     similarity = np.zeros(n, dtype=np.float64)
     _cluster(is_rep, rank, weight, *edges, assigned, method, similarity)
     del edges, weight, is_rep, eligible, rank
-    release_freed_memory()
+    release()
     _assign_twins(representative, assigned, method, similarity)
     estimated = _estimates(signatures, sizes, assigned, method)
+    release()
     return _result(paragraphs, signatures, sizes, assigned, method, similarity, estimated, num_perm)
 
 
@@ -351,7 +355,8 @@ def _rep_candidates(
     n = len(eligible)
     reps = np.flatnonzero(eligible)
     near = reps[lsh.candidate_pairs(signatures, bands, rows, priority=rank[reps], members=reps)]
-    release_freed_memory()
+    if sets is None:  # large input: trim the heap
+        release_freed_memory()
     # Containment: the eligible rows' samples, looked up in every eligible row's full set
     # (recomputed shard by shard unless ``sets`` holds them).
     if sets is not None:
@@ -363,10 +368,12 @@ def _rep_candidates(
     del hits
     posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
     del hit_index, hit_counts
-    release_freed_memory()
+    if sets is None:  # large input: trim the heap
+        release_freed_memory()
     contained = index.pairs(posting_offsets, posting_rows, sizes)
     del posting_offsets, posting_rows
-    release_freed_memory()
+    if sets is None:  # large input: trim the heap
+        release_freed_memory()
     pairs = np.concatenate([near, contained])
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
@@ -559,12 +566,26 @@ def _assign_twins(representative: np.ndarray, assigned: np.ndarray, method: np.n
     similarity[twins] = np.where(rep_kept, 1.0, similarity[reps])
 
 
+@numba.njit(cache=True, nogil=True)
+def _equal_share(signatures, rows, others):  # pragma: no cover - compiled
+    """``(signatures[rows] == signatures[others]).mean(axis=1)``."""
+    out = np.empty(rows.size, dtype=np.float64)
+    m = signatures.shape[1]
+    for i in range(rows.size):
+        equal = 0
+        for k in range(m):
+            if signatures[rows[i], k] == signatures[others[i], k]:
+                equal += 1
+        out[i] = equal / m
+    return out
+
+
 def _estimates(signatures: np.ndarray, sizes: np.ndarray, assigned: np.ndarray, method: np.ndarray) -> np.ndarray:
     """MinHash estimate of each removal's similarity (NaN for exact)."""
     estimated = np.full(len(assigned), np.nan)
     rows = np.flatnonzero(method > _EXACT)
     kept = assigned[rows]
-    jaccard = (signatures[rows] == signatures[kept]).mean(axis=1)
+    jaccard = _equal_share(signatures, rows, kept)  # no gathered copies of the two signature sets
     # Containment of A in B from Jaccard and set sizes: |A n B| = J (|A| + |B|) / (1 + J).
     contained = jaccard * (sizes[rows] + sizes[kept]) / ((1.0 + jaccard) * sizes[rows])
     estimated[rows] = np.where(method[rows] == _CONTAINED, np.minimum(contained, 1.0), jaccard)

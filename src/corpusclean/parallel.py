@@ -20,6 +20,7 @@ that holds the GIL) keeps a process pool.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
@@ -109,13 +110,15 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _find_malloc_trim()
 
 
-def release_freed_memory() -> None:
+def release_freed_memory(collect: bool = True) -> None:
     """Return free memory to the operating system: Arrow's pool's, and the C heap's (glibc ``malloc_trim``).
 
     Large passes over many mid-sized allocations (page texts, per-shard
     arrays) leave hundreds of MB free but fragmented in the heap, still
     counted in the process's resident memory; call this after such a pass.
     """
+    if collect:  # arrays held only by reference cycles; costs ~10-100 ms with many live objects
+        gc.collect()
     pa.default_memory_pool().release_unused()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)

@@ -184,11 +184,11 @@ def segment_documents(
     def submit(batch: list[tuple[str, str, int, int]]) -> None:
         if pool is None:
             tables.append(_segment_batch_or_each(batch, max_chars, original_text))
-            release_freed_memory()
+            release_freed_memory(collect=False)
             return
         while pending:  # at most one batch in flight: bounded memory
             tables.append(pending.pop(0).result())
-            release_freed_memory()
+            release_freed_memory(collect=False)
         pending.append(pool.submit(_segment_batch_or_each, batch, max_chars, original_text))
 
     try:
@@ -208,7 +208,7 @@ def segment_documents(
     finally:
         if pool is not None:
             pool.shutdown()
-    release_freed_memory()
+    release_freed_memory(collect=False)
     return pa.concat_tables(tables)
 
 
