@@ -111,3 +111,29 @@ def test_next_run_honours_restores_and_rejected_edits(prefect_harness, tmp_path)
     assert ("encoding", encoding_edit["before"], encoding_edit["after"]) not in changes
     assert ocr_edit["before"] in manifest["overrides"]["do_not_fix_words"]
     assert manifest["incremental"]["reused_from_cache"] == 0  # new overrides invalidate the cache
+
+
+def test_cache_entry_is_one_file_whose_footer_commits_it(tmp_path):
+    """An entry cut short by a crash (no Arrow footer yet) is not found; a complete one round-trips."""
+    import pyarrow as pa
+
+    from corpusclean.cache import PreparedCache
+    from corpusclean.edits import EDIT_SCHEMA
+    from corpusclean.read import FileReport
+    from corpusclean.segment import segment_document
+
+    cache = PreparedCache(tmp_path / "prepared")
+    paragraphs = segment_document("a.txt", "One.\n\nTwo, three.\n")
+    report = FileReport("a.txt", "/x/a.txt", sha256="0" * 64, paragraphs=paragraphs.num_rows, warnings=["w"])
+    put = cache.put("k1", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
+    got = cache.get("k1")
+    assert got is not None and got.report == report and got.rows == 2 and got.edit_rows == 0 and got.cached
+    assert got.paragraphs == put.paragraphs and pa.ipc.open_file(pa.memory_map(str(got.paragraphs))).read_all().equals(paragraphs)
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == ["k1.arrow"]
+    whole = got.paragraphs.read_bytes()
+    got.paragraphs.write_bytes(whole[: len(whole) // 2])  # a crash mid-write
+    assert cache.get("k1") is None
+    assert cache.get("missing") is None
+    cache.put("k1", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
+    cache.put("k2", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
+    assert cache.retain(["k2"]) == 1 and cache.get("k1") is None and cache.get("k2") is not None

@@ -175,5 +175,6 @@ def test_prepare_job_batches_files_into_the_same_entries_as_one_by_one(tmp_path,
         assert entry.key == key and entry.source == item.source
         assert entry.report == want.report and entry.rows == want.rows and entry.edit_rows == want.edit_rows
         assert load_table(entry.paragraphs).equals(load_table(want.paragraphs))
-        assert load_table(entry.edits).equals(load_table(want.edits))
+        if want.edit_rows:
+            assert load_table(entry.edits).equals(load_table(want.edits))
     assert sum(e.edit_rows for e in batched) > 3 and any(e.report.status != "read" for e in batched)

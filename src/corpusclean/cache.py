@@ -2,13 +2,17 @@
 
 Reading, segmenting and repairing the encoding of a file depend only on its
 bytes, its source name and a few settings, so their result is stored under
-``DIR/.state/prepared/<key>/`` with ``key`` a hash of exactly those. A later
+``DIR/.state/prepared/`` as ``<key>.arrow`` (plus ``<key>.edits.arrow`` when
+the file needed edits), with ``key`` a hash of exactly those. A later
 run finds unchanged files there and skips that work; a changed file gets a new
 key, so its earlier rows are replaced. OCR and deduplication always run over
 the whole corpus, which is what makes an incremental run's output equal to a
 full run's.
 
-An entry is complete once its ``entry.json`` exists (written last, by rename).
+An entry is complete once ``<key>.arrow`` is: the entry's description is in
+that Arrow file's footer, written last. Streamed inputs (and entries of
+earlier versions) live in a directory ``<key>/`` instead, complete once its
+``entry.json`` exists (written last, by rename).
 """
 
 from __future__ import annotations
@@ -98,11 +102,29 @@ class PreparedCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_made = False
 
     def _dir(self, key: str) -> Path:
         return self.root / key
 
     def get(self, key: str) -> PreparedInput | None:
+        """The complete entry under ``key``, or ``None`` (absent, or cut short by a crash)."""
+        flat = self.root / f"{key}{_PARAGRAPHS}"
+        try:
+            with pa.memory_map(str(flat)) as source:
+                metadata = pa.ipc.open_file(source).metadata or {}
+            data = json.loads(metadata[_ENTRY_METADATA])
+        except FileNotFoundError:
+            return self._get_dir(key)
+        except (OSError, ValueError, KeyError, pa.ArrowException):
+            return None
+        return PreparedInput(
+            source=data["source"], key=key, paragraphs=flat, edits=self.root / f"{key}{_EDITS}",
+            report=FileReport(**data["report"]), rows=data["rows"], seconds={}, cached=True, edit_rows=data["edit_rows"],
+        )  # fmt: skip
+
+    def _get_dir(self, key: str) -> PreparedInput | None:
+        """An entry in a directory of its own (streamed inputs, and every entry of earlier versions)."""
         entry = self._dir(key) / "entry.json"
         try:
             data = json.loads(entry.read_text(encoding="utf-8"))
@@ -140,22 +162,24 @@ class PreparedCache:
         report: FileReport,
         seconds: dict[str, float],
     ) -> PreparedInput:
-        # One file system call per file where it can be: a run puts one entry per input file, tens
-        # of thousands of small ones on a large corpus, and temporary names plus renames cost more
-        # than writing the data. entry.json stays the commit marker: it is removed first (when the
-        # entry is rewritten), the Arrow files are written, and it is written last; a crash in
-        # between leaves no entry.json, or a truncated one, which get() ignores.
-        base = self._dir(key)
-        try:
-            base.mkdir(parents=True)
-        except FileExistsError:
-            (base / "entry.json").unlink(missing_ok=True)
-        _write_arrow(paragraphs, base / "paragraphs.arrow")
-        _write_arrow(edits, base / "edits.arrow")
+        # As few file system calls as can be: a run puts one entry per input file, tens of thousands
+        # of small ones on a large corpus, and creating files (let alone directories, temporary names
+        # and renames) costs more than writing their data. So an entry is one flat file, KEY.arrow,
+        # its description in the Arrow file footer's metadata, plus KEY.edits.arrow only when there are
+        # edits (most files have none), written first. KEY.arrow is the commit marker: an Arrow IPC
+        # file is readable only once its footer is written, so a crash leaves nothing get() accepts.
+        if not self._root_made:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._root_made = True
+        edits_path = self.root / f"{key}{_EDITS}"
+        if edits.num_rows:
+            _write_arrow(edits, edits_path)
         entry = {"source": report.source, "rows": paragraphs.num_rows, "edit_rows": edits.num_rows, "report": _report_dict(report)}
-        with open(base / "entry.json", "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False, default=str))
-        return PreparedInput(report.source, key, base / "paragraphs.arrow", base / "edits.arrow", report, paragraphs.num_rows, seconds, edit_rows=edits.num_rows)
+        path = self.root / f"{key}{_PARAGRAPHS}"
+        footer = {_ENTRY_METADATA: json.dumps(entry, ensure_ascii=False, default=str).encode("utf-8")}
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, paragraphs.schema, metadata=footer) as writer:
+            writer.write_table(paragraphs)
+        return PreparedInput(report.source, key, path, edits_path, report, paragraphs.num_rows, seconds, edit_rows=edits.num_rows)
 
     def retain(self, keys: Iterable[str]) -> int:
         """Delete every entry not in ``keys``; returns how many were deleted."""
@@ -164,8 +188,14 @@ class PreparedCache:
             return 0
         dropped = 0
         for entry in self.root.iterdir():
-            if entry.name not in keep:
+            key = entry.name.split(".", 1)[0]  # KEY.arrow, KEY.edits.arrow, or a directory KEY/
+            if key in keep:
+                continue
+            if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            if entry.name.endswith(_PARAGRAPHS) and not entry.name.endswith(_EDITS) or "." not in entry.name:
                 dropped += 1
         return dropped
 
@@ -197,6 +227,11 @@ class EntryWriter:
             report.source, self.key, self.base / "paragraphs.arrow", self.base / "edits.arrow", report, self.rows, seconds,
             edit_rows=self.edit_rows,
         )
+
+
+_PARAGRAPHS = ".arrow"
+_EDITS = ".edits.arrow"
+_ENTRY_METADATA = b"corpusclean.entry"
 
 
 def _write_arrow(table: pa.Table, path: Path) -> None:
