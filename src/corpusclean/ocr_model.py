@@ -39,7 +39,7 @@ import numpy as np
 import regex
 
 from corpusclean.edits import Edit
-from corpusclean.ocr_search import CandidateSearch, ConfusionArrays, Trie
+from corpusclean.ocr_search import CandidateSearch, ConfusionArrays, Trie, rule_name
 
 STAGE = "ocr"
 
@@ -145,11 +145,6 @@ class Correction:
     word: str
     rule: str
     confidence: float
-
-
-def rule_name(observed: str, intended: str) -> str:
-    """A confusion as rules name it: ``c>e``; ``∅`` for an empty side (``∅>fi``: OCR dropped ``fi``)."""
-    return f"{observed or '∅'}>{intended or '∅'}"
 
 
 @functools.cache

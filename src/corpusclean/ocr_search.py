@@ -13,6 +13,7 @@ Strings cross into compiled code as ``int32`` arrays of code points.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -39,6 +40,11 @@ INDEL_MAX_CONFUSIONS = 2
 """A path that dropped or added a character takes at most this many confusions in all."""
 INDEL_MIN_CHANNEL = 1e-6
 """Paths that drop or add a character are followed only while at least this likely."""
+
+
+def rule_name(observed: str, intended: str) -> str:
+    """A confusion as rules name it: ``c>e``; ``∅`` for an empty side (``∅>fi``: OCR dropped ``fi``)."""
+    return f"{observed or '∅'}>{intended or '∅'}"
 
 
 def encode(text: str) -> np.ndarray:
@@ -128,6 +134,27 @@ def _child(trie: np.ndarray, node: int, c: int) -> int:
         if found > c:
             return -1
     return -1
+
+
+@numba.njit(inline="always")
+def _spell(first, second, a, b, c1, c2):  # pragma: no cover - compiled
+    """Follow one or two intended code points (``c2`` -1 for one) from nodes ``a`` and ``b`` of the two tries."""
+    ta = _child(first, a, c1) if a >= 0 else -1
+    tb = _child(second, b, c1) if b >= 0 else -1
+    if c2 >= 0:
+        ta = _child(first, ta, c2) if ta >= 0 else -1
+        tb = _child(second, tb, c2) if tb >= 0 else -1
+    return ta, tb
+
+
+@numba.njit(inline="always")
+def _push(stack, stack_prob, log, top, logged, i, ta, tb, used, chain, k, q):  # pragma: no cover - compiled
+    """Log confusion ``k`` after ``chain`` and push the state it leads to; returns the new (top, logged)."""
+    log[0, logged], log[1, logged] = chain, k
+    stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
+        i, ta, tb, used, logged, q
+    )
+    return top + 1, logged + 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -224,31 +251,19 @@ def _search(
                         continue  # reached from the first trie's side already
                     else:
                         ta, tb = -1, child
-                    log[0, logged], log[1, logged] = chain, k
-                    stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
-                        i, ta, tb, (used + 1) | INDEL_USED, logged, q
+                    top, logged = _push(
+                        stack, stack_prob, log, top, logged, i, ta, tb, (used + 1) | INDEL_USED, chain, k, q
                     )
-                    logged += 1
-                    top += 1
             for k in range(drop_lo, drop_hi):
                 if intended[1, k] < 0 and 0 <= intended[0, k] < 128:
                     continue  # found from the children above
                 q = p * probability[k]
                 if q < max(min_channel, INDEL_MIN_CHANNEL):
                     break
-                ta = _child(first, a, intended[0, k]) if a >= 0 else -1
-                tb = _child(second, b, intended[0, k]) if b >= 0 else -1
-                if intended[1, k] >= 0:
-                    ta = _child(first, ta, intended[1, k]) if ta >= 0 else -1
-                    tb = _child(second, tb, intended[1, k]) if tb >= 0 else -1
+                ta, tb = _spell(first, second, a, b, intended[0, k], intended[1, k])
                 if (ta == -1 and tb == -1) or top >= stack_capacity or logged >= log_capacity:
                     continue
-                log[0, logged], log[1, logged] = chain, k
-                stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
-                    i, ta, tb, (used + 1) | INDEL_USED, logged, q
-                )
-                logged += 1
-                top += 1
+                top, logged = _push(stack, stack_prob, log, top, logged, i, ta, tb, (used + 1) | INDEL_USED, chain, k, q)
         if i == n:
             continue
         c = token[i]
@@ -273,19 +288,10 @@ def _search(
                     ta, tb = a, b
                     next_used |= INDEL_USED
                 else:
-                    ta = _child(first, a, intended[0, k]) if a >= 0 else -1
-                    tb = _child(second, b, intended[0, k]) if b >= 0 else -1
-                if intended[1, k] >= 0:
-                    ta = _child(first, ta, intended[1, k]) if ta >= 0 else -1
-                    tb = _child(second, tb, intended[1, k]) if tb >= 0 else -1
+                    ta, tb = _spell(first, second, a, b, intended[0, k], intended[1, k])
                 if (ta == -1 and tb == -1) or top >= stack_capacity or logged >= log_capacity:
                     continue
-                log[0, logged], log[1, logged] = chain, k
-                stack[0, top], stack[1, top], stack[2, top], stack[3, top], stack[4, top], stack_prob[top] = (
-                    i + span + 1, ta, tb, next_used, logged, q
-                )
-                logged += 1
-                top += 1
+                top, logged = _push(stack, stack_prob, log, top, logged, i + span + 1, ta, tb, next_used, chain, k, q)
     return found, logged
 
 
@@ -358,7 +364,7 @@ class ConfusionArrays:
                 else:
                     intended.append((ord(right[0]), ord(right[1]) if len(right) == 2 else -1))
                 probs.append(q)
-                rules.append(f"{observed or '∅'}>{right or '∅'}")  # as ocr_model.rule_name spells it
+                rules.append(rule_name(observed, right))
             keys.append((key(observed), start, len(probs)))
         return cls(
             np.array(keys, np.int64).reshape(-1, 3).T.copy(),
@@ -535,17 +541,9 @@ class CandidateSearch:
         rows = rows[np.lexsort((-channel[rows], words[rows]))]
         rows = rows[np.r_[True, words[rows][1:] != words[rows][:-1]]]
         rows = rows[np.argsort(-(prior[words[rows]] * channel[rows]), kind="stable")[:limit]]
-        log = self._log
-
-        def explain(chain: int) -> tuple[str, ...]:
-            named: list[str] = []
-            while chain >= 0:
-                named.append(names[log[1, chain]])
-                chain = int(log[0, chain])
-            return tuple(reversed(named))
-
         return [
-            (self.lexicon.words[words[k]], float(channel[k]), explain(int(self._out[2, k]))) for k in rows.tolist()
+            (self.lexicon.words[words[k]], float(channel[k]), _chain_rules(self._log, names, int(self._out[2, k])))
+            for k in rows.tolist()
         ]
 
     def search(
@@ -587,15 +585,7 @@ class CandidateSearch:
         if best < 0 and not run_words:
             return SearchResult(None, 0.0, 0.0, [], _no_rules)
         log = self._log[:, :logged].copy()  # the workspace is reused by the next search
-        rules = self.confusions.rules
-
-        def explain(chain: int) -> tuple[str, ...]:
-            named: list[str] = []
-            while chain >= 0:
-                named.append(rules[log[1, chain]])
-                chain = int(log[0, chain])
-            return tuple(reversed(named))
-
+        explain = functools.partial(_chain_rules, log, self.confusions.rules)
         return SearchResult(
             self.lexicon.words[best] if best >= 0 else None, score, total, list(run_words.values()), explain, chain
         )
@@ -625,6 +615,15 @@ class _Batch:
 
 def _no_rules(chain: int) -> tuple[str, ...]:
     return ()
+
+
+def _chain_rules(log: np.ndarray, names: Sequence[str], chain: int) -> tuple[str, ...]:
+    """The confusions of ``chain`` in a search's ``log`` (rows: parent chain, confusion id), first applied first."""
+    named: list[str] = []
+    while chain >= 0:
+        named.append(names[log[1, chain]])
+        chain = int(log[0, chain])
+    return tuple(reversed(named))
 
 
 _EMPTY_TRIE = np.array([[1, 1, 0, -1]], np.int32)  # a root with no children and no word
