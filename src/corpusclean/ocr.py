@@ -137,19 +137,26 @@ def count_vocabulary(texts: Iterable[str]) -> collections.Counter[str]:
     # distinct token once: corpora are Zipfian, so most of the Python work goes.
     raw: collections.Counter[str] = collections.Counter()
     for text in texts:
-        if _SKIP_HINT_RE.search(text) is None:
-            raw.update(_PLAIN_WORD_RE.findall(text))
-        else:
-            raw.update(match.group() for match in iter_words(text))
+        raw.update(word_tokens(text))
+    return count_token_words(raw)
+
+
+def count_token_words(tokens: Mapping[str, int]) -> collections.Counter[str]:
+    """The vocabulary counts of word tokens counted whole: each distinct token split once into the words it counts as.
+
+    Possessive ``'s`` off, hyphenated compounds as their parts, run-together
+    words at a lower-to-upper case change (see :func:`count_vocabulary`).
+    """
     counts: collections.Counter[str] = collections.Counter()
-    for token, n in raw.items():
+    get = counts.get
+    for token, n in tokens.items():
         for part in token.split("-"):
             possessive = _POSSESSIVE_RE.match(part)
             if possessive:
                 part = possessive.group("stem")
             for piece in _CAMEL_SPLIT_RE.split(part):
                 if piece:
-                    counts[piece] += n
+                    counts[piece] = get(piece, 0) + n
     return counts
 
 

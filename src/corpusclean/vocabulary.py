@@ -77,24 +77,14 @@ def count_runs(
 
 def words_of_runs(runs: Mapping[str, int]) -> collections.Counter[str]:
     """Tokenise each distinct run once and split each distinct token into its counted words."""
-    from corpusclean.ocr import _CAMEL_SPLIT_RE, _POSSESSIVE_RE, word_tokens
+    from corpusclean.ocr import count_token_words, word_tokens
 
     tokens: collections.Counter[str] = collections.Counter()
     get = tokens.get
     for run, n in runs.items():
         for token in word_tokens(run):
             tokens[token] = get(token, 0) + n
-    counts: collections.Counter[str] = collections.Counter()
-    get = counts.get
-    for token, n in tokens.items():
-        for part in token.split("-"):
-            possessive = _POSSESSIVE_RE.match(part)
-            if possessive:
-                part = possessive.group("stem")
-            for piece in _CAMEL_SPLIT_RE.split(part):
-                if piece:
-                    counts[piece] = get(piece, 0) + n
-    return counts
+    return count_token_words(tokens)
 
 
 def _count_batch(batch: pa.ChunkedArray) -> tuple[list[str], list[int]]:
