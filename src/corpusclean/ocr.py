@@ -564,9 +564,7 @@ class OcrCorrector:
         """
         bigram = self._bigrams
         key = bigram.key
-        fits = [bigram.fit(left, key(lower), right)] + [bigram.fit(left, key(c), right) for c, _, _ in entry.candidates]
-        if CONTEXT_WEIGHT != 1.0:
-            fits = [f**CONTEXT_WEIGHT for f in fits]
+        fits = [bigram.fit(left, key(w), right) ** CONTEXT_WEIGHT for w in (lower, *(c for c, _, _ in entry.candidates))]
         if max(fits) < CONTEXT_EVIDENCE * min(fits) and not entry.known:
             return None  # the neighbours fit every reading alike
         prior = [entry.keep] + [s for _, s, _ in entry.candidates]

@@ -457,6 +457,19 @@ class NoisyChannelModel:
             return LEXICON_TRUST * max(frequency, self.corpus_rate(word, SELF_DISCOUNT))
         return OOV_RATE * math.exp(self.char_model.log_prob(word))
 
+    def unknown_keep(self, word: str, best: str) -> float:
+        """The score of keeping a token the lexicon lacks, against its best correction ``best``.
+
+        Its shape prior, or its frequency in the run where higher and the
+        token is spelled at least as plausibly as ``best`` (the run's
+        repetitions vouch for a name, not for ``Licbknccht``).
+        """
+        keep = self.prior(word)
+        repeated = self.corpus_rate(word, SELF_DISCOUNT)
+        if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(best):
+            return repeated
+        return keep
+
     def candidate_prior(self, word: str, token: str) -> float:
         """Prior of ``word`` as the intended spelling of the OCR token ``token``.
 
@@ -588,12 +601,7 @@ class NoisyChannelModel:
         best, best_score, total, rules = self.best_candidate(word, use_corpus)
         if best is None:
             return None
-        keep = self.prior(word)
-        total += keep
-        if use_corpus and word not in self.lexicon:
-            repeated = self.corpus_rate(word, SELF_DISCOUNT)
-            if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(best):
-                total += repeated - keep
+        total += self.unknown_keep(word, best) if use_corpus and word not in self.lexicon else self.prior(word)
         confidence = best_score / total
         # With the run's evidence the raw posterior only shortlists: the
         # corrector calibrates it (ocr.OcrCorrector) and applies min_confidence.
@@ -665,7 +673,6 @@ class NoisyChannelModel:
         else:
             if self.is_archaic_spelling(word):
                 return None
-            keep = self.prior(word)
             max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)
             ranked = self.searcher.ranked(word, max_confusions, MIN_CHANNEL, self.lexicon_priors, CONTEXT_CANDIDATES)
             channels = [(c, self.lexicon_priors[self.lexicon_trie.word_id(c)], p, rules) for c, p, rules in ranked]
@@ -682,11 +689,8 @@ class NoisyChannelModel:
             ]
         scored.sort(key=lambda item: -item[1])
         scored = scored[:CONTEXT_CANDIDATES]
-        if scored and not known:
-            # as in _decide: the run's repetitions vouch for a token spelled at least as plausibly as its best fix
-            repeated = self.corpus_rate(word, SELF_DISCOUNT)
-            if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(scored[0][0]):
-                keep = repeated
+        if not known:
+            keep = self.unknown_keep(word, scored[0][0]) if scored else 0.0
         if not scored or scored[0][1] < CONTEXT_MIN_ODDS * keep:
             return None
         floor = CONTEXT_MIN_ODDS * max(keep, scored[0][1])
