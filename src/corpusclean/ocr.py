@@ -515,7 +515,8 @@ class OcrCorrector:
             if joins:
                 edits = sorted(edits + joins, key=lambda e: e.position)
                 claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
-        if not edits and not broken and vocabulary and _SKIP_HINT_RE.search(text) is None:
+        plain = _SKIP_HINT_RE.search(text) is None  # no URL or code-like chunk: words are plain matches
+        if not edits and not broken and vocabulary and plain:
             # Fast path: a paragraph whose every token the map decided to keep needs no per-token loop.
             tokens = set(_PLAIN_WORD_RE.findall(text))
             if (
@@ -523,13 +524,11 @@ class OcrCorrector:
                 and tokens <= vocabulary.keys()
             ):
                 return text, edits
-        matches = None
-        if self._contexts:
-            plain = _SKIP_HINT_RE.search(text) is None
-            matches = list(_PLAIN_WORD_RE.finditer(text) if plain else iter_words(text))
+        words = _PLAIN_WORD_RE.finditer(text) if plain else iter_words(text)
+        matches = list(words) if self._contexts else None
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
-        for match in matches if matches is not None else iter_words(text):
+        for match in matches if matches is not None else words:
             token = match.group()
             decision = decisions.get(token)
             if decision is None and (token in vocabulary or token in self._unchanged):
