@@ -11,6 +11,7 @@ from corpusclean import parallel
 from corpusclean.dedup import DedupResult, deduplicate
 from corpusclean.minhash import char_shingle_hashfunc, shingle_hashfunc
 from corpusclean.normalize import tokenize, tokenize_batch
+from corpusclean.fold import fold_text
 from corpusclean.shingles import char_shingle_strings, shingle_sets, shingle_strings
 
 SEEDS = seed_paragraphs()
@@ -52,8 +53,10 @@ def outcome(result: DedupResult) -> dict[str, tuple]:
     return out
 
 
-def check_invariants(table: pa.Table, result: DedupResult, threshold=0.8, containment_threshold=0.9, shingle="word") -> None:
-    strings = shingle_strings if shingle == "word" else char_shingle_strings
+def check_invariants(table: pa.Table, result: DedupResult, threshold=0.8, containment_threshold=0.9, shingle="word",
+                     fold_ocr=True) -> None:  # fmt: skip
+    base = shingle_strings if shingle == "word" else char_shingle_strings
+    strings = (lambda text: base(fold_text(text))) if fold_ocr else base
     kept_ids = result.kept.column("paragraph_id").to_pylist()
     dup_ids = result.duplicates.column("paragraph_id").to_pylist()
     assert sorted(kept_ids + dup_ids) == sorted(table.column("paragraph_id").to_pylist())
@@ -125,7 +128,7 @@ def test_signatures_table_is_usable_with_datasketch():
     row = result.signatures.slice(7, 1).to_pylist()[0]
     text = SEEDS.filter(pc.equal(SEEDS.column("paragraph_id"), row["paragraph_id"])).column("text")[0].as_py()
     m = MinHash(num_perm=128, seed=3, hashfunc=shingle_hashfunc)
-    m.update_batch(shingle_strings(text))
+    m.update_batch(shingle_strings(fold_text(text)))
     assert LeanMinHash(seed=3, hashvalues=row["hashvalues"], scheme="affine32").jaccard(LeanMinHash(m)) == 1.0
     assert result.signatures.schema.field("hashvalues").type == pa.list_(pa.uint32(), 128)
 
@@ -238,19 +241,34 @@ def ocr_noisy(text: str) -> str:
     return "".join(swaps.get(ch, ch) if k % 25 == 7 else ch for k, ch in enumerate(text))
 
 
-def test_char_shingles_find_an_ocr_noise_copy_that_word_shingles_miss():
+def test_folded_word_shingles_and_char_shingles_find_an_ocr_noise_copy_that_plain_word_shingles_miss():
     original = SEED_TEXTS[5]
     copy = ocr_noisy(original)
     word = [set(shingle_strings(t)) for t in (original, copy)]
+    folded = [set(shingle_strings(fold_text(t))) for t in (original, copy)]
     char = [set(char_shingle_strings(t)) for t in (original, copy)]
     jac = lambda a, b: len(a & b) / len(a | b)  # noqa: E731
-    assert jac(*word) < 0.8 <= jac(*char)  # the premise
+    assert jac(*word) < 0.8 <= min(jac(*char), jac(*folded))  # the premise
     table = table_of([original, copy, SEED_TEXTS[40]])
-    assert deduplicate(table).duplicates.num_rows == 0
-    result = deduplicate(table, shingle="char")
-    check_invariants(table, result, shingle="char")
-    assert result.duplicates.column("paragraph_id").to_pylist() == ["p00001"]
+    assert deduplicate(table, fold_ocr=False).duplicates.num_rows == 0
+    for shingle in ("word", "char"):
+        result = deduplicate(table, shingle=shingle)
+        check_invariants(table, result, shingle=shingle)
+        assert result.duplicates.column("paragraph_id").to_pylist() == ["p00001"]
+        assert result.duplicates.column("method").to_pylist() == ["near"]
+
+
+def test_an_ocr_noise_copy_is_near_not_exact_and_fold_off_compares_plain_shingles():
+    original = SEED_TEXTS[5]
+    copy = original.replace("e", "c")  # identical once folded
+    table = table_of([original, copy])
+    result = deduplicate(table)
+    check_invariants(table, result)
     assert result.duplicates.column("method").to_pylist() == ["near"]
+    assert result.duplicates.column("similarity").to_pylist() == [1.0]
+    plain = deduplicate(table_of([original, original.upper(), copy]), fold_ocr=False)
+    check_invariants(table_of([original, original.upper(), copy]), plain, fold_ocr=False)
+    assert plain.duplicates.column("method").to_pylist() == ["exact"]
 
 
 @hsettings
@@ -277,7 +295,7 @@ def test_char_signatures_table_is_usable_with_datasketch():
     row = result.signatures.slice(7, 1).to_pylist()[0]
     text = SEEDS.filter(pc.equal(SEEDS.column("paragraph_id"), row["paragraph_id"])).column("text")[0].as_py()
     m = MinHash(num_perm=128, seed=3, hashfunc=char_shingle_hashfunc)
-    m.update_batch(char_shingle_strings(text, 6))
+    m.update_batch(char_shingle_strings(fold_text(text), 6))
     assert LeanMinHash(seed=3, hashvalues=row["hashvalues"], scheme="affine32").jaccard(LeanMinHash(m)) == 1.0
 
 

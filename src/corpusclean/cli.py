@@ -104,6 +104,7 @@ def run(
     threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Jaccard similarity for near duplicates (default 0.8)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes for CPU-bound stages (default 1)."),
     shingle: Optional[str] = typer.Option(None, "--shingle", help="Dedup shingles: 'word' 5-grams (default) or 'char' 5-grams (robust to OCR noise, slower)."),
+    no_fold_ocr: bool = typer.Option(False, "--no-fold-ocr", help="Dedup compares plain normalised text, not OCR-folded text (e/c, rn/m, ... kept apart)."),
     dask_address: Optional[str] = typer.Option(None, "--dask-address", help="Run shard tasks on this existing Dask cluster (tcp://host:port)."),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="JSONL field / Parquet column holding the text (default 'text')."),
     substitutions: Optional[Path] = typer.Option(None, "--substitutions", help="OCR substitution table (TSV wrong<TAB>right). Default: OUT/substitutions.tsv if present."),
@@ -129,6 +130,8 @@ def run(
         overrides["ocr"] = False
     if no_dedup:
         overrides["dedup"] = False
+    if no_fold_ocr:
+        overrides["fold_ocr"] = False
     if full:
         overrides["incremental"] = False
     if keep_deleted:

@@ -45,6 +45,8 @@ class CleanConfig:
     num_perm: int = 128
     shingle: str = "word"
     """``word`` n-grams, or ``char`` n-grams (far more robust to OCR noise, ~3x the cost; see docs/dedup.md)."""
+    fold_ocr: bool = True
+    """Compare paragraphs with common OCR misreadings folded together (``e``/``c``, ``rn``/``m``, ...; docs/dedup.md)."""
     shingle_size: int = 5
     """Words (or characters, with ``shingle = "char"``) per shingle."""
     seed: int = 1

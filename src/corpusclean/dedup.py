@@ -1,9 +1,10 @@
 """Paragraph deduplication: exact, near (MinHash LSH) and contained duplicates.
 
-Comparison is on the normalised form (:mod:`corpusclean.normalize`); the
+Comparison is on the normalised form (:mod:`corpusclean.normalize`) of the
+OCR-folded text (:mod:`corpusclean.fold`, unless ``fold_ocr=False``); the
 clean ``text`` is what is kept and written. Three kinds of duplicate:
 
-* **exact**: same normalised token sequence (any length; texts without a
+* **exact**: same normalised token sequence of the unfolded text (any length; texts without a
   single token compare by their NFKC-casefolded, whitespace-collapsed text).
   Found by a 128-bit hash of the token sequence.
 * **near**: shingle sets (word n-grams, or with ``shingle="char"`` character
@@ -54,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusclean import containment, lsh
+from corpusclean.fold import fold_batch
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import TokenBatch, normalize_batch, tokenize_batch
 from corpusclean.parallel import map_shards, release_freed_memory
@@ -101,8 +103,8 @@ class DedupResult:
             the same quantity; null for exact).
         signatures: ``paragraph_id`` and ``hashvalues``
             (``fixed_size_list<uint32>[num_perm]``) of every paragraph that has
-            shingles, usable as ``datasketch.LeanMinHash(seed=seed,
-            hashvalues=..., scheme="affine32")``.
+            shingles (of the folded text if ``fold_ocr``), usable as
+            ``datasketch.LeanMinHash(seed=seed, hashvalues=..., scheme="affine32")``.
     """
 
     duplicates: pa.Table
@@ -123,27 +125,32 @@ class DedupResult:
         return kept.append_column("duplicates_removed", pa.array(self._removed_count.astype(np.int64), pa.int64()))
 
 
-def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, with_keys: bool):
+def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, fold_ocr: bool, with_keys: bool):
     """Window hashes of one shard (CSR, with repeats) and, if asked, exact keys and token counts.
 
+    Windows are taken over the OCR-folded text if ``fold_ocr``; exact keys
+    always hash the unfolded normalised form, so ``exact`` keeps its meaning.
     The exact key hashes the normalised token sequence (word) or, equivalently
-    (tokens never contain a space), the normalised text's code points (char),
-    so each shingling needs one normalisation pass only.
+    (tokens never contain a space), the normalised text's code points (char).
+    Folding keeps every token boundary, so the counts are those of either form.
     """
+    compared = fold_batch(texts) if fold_ocr else texts
     if shingle == "word":
-        tokens = tokenize_batch(texts)
+        tokens = tokenize_batch(compared)
         offsets, hashes = window_hashes(tokens, shingle_size)
         if not with_keys:
             return offsets, hashes
-        return offsets, hashes, _keys(tokens.offsets, tokens.hashes), tokens.counts()
-    chars = normalize_batch(texts)
+        exact = tokenize_batch(texts) if fold_ocr else tokens
+        return offsets, hashes, _keys(exact.offsets, exact.hashes), tokens.counts()
+    chars = normalize_batch(compared)
     offsets, hashes = char_window_hashes(chars, shingle_size)
     if not with_keys:
         return offsets, hashes
-    return offsets, hashes, _keys(chars.offsets, chars.codes.astype(np.uint64)), chars.lengths()
+    exact_chars = normalize_batch(texts) if fold_ocr else chars
+    return offsets, hashes, _keys(exact_chars.offsets, exact_chars.codes.astype(np.uint64)), chars.lengths()
 
 
-def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, seed: int,
+def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, seed: int,
                 keys: np.ndarray, sizes: np.ndarray, signatures: np.ndarray, samples: np.ndarray,
                 keep_sets: bool) -> ShingleSets | None:  # fmt: skip
     """Exact keys, set sizes, signatures and containment samples of one shard, written in place.
@@ -154,7 +161,7 @@ def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     (:func:`_second_pass`, :func:`_third_pass`).
     """
     end = start + len(texts)
-    offsets, hashes, shard_keys, counts = _shard_windows(texts, shingle, shingle_size, with_keys=True)
+    offsets, hashes, shard_keys, counts = _shard_windows(texts, shingle, shingle_size, fold_ocr, with_keys=True)
     empty = np.flatnonzero(counts == 0)
     if len(empty):
         shard_keys[empty] = _raw_keys(texts.take(pa.array(empty)).to_pylist())
@@ -167,14 +174,14 @@ def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     return sets if keep_sets else None
 
 
-def _second_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, index: containment.SampleIndex,
+def _second_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, index: containment.SampleIndex,
                  eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Containment postings of one shard: every sampled hash each eligible row holds."""
-    offsets, hashes = _shard_windows(texts, shingle, shingle_size, with_keys=False)
+    offsets, hashes = _shard_windows(texts, shingle, shingle_size, fold_ocr, with_keys=False)
     return index.hits(offsets, hashes, eligible[start : start + len(texts)])
 
 
-def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, needed: np.ndarray,
+def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, needed: np.ndarray,
                 offsets: np.ndarray, hashes: np.ndarray) -> None:  # fmt: skip
     """Shingle sets of the rows of ``needed`` (sorted) that fall in this shard, written into
     their place of the CSR ``(offsets, hashes)`` over ``needed``."""
@@ -182,7 +189,7 @@ def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     if hi == lo:
         return
     rows = texts.take(pa.array(needed[lo:hi] - start, pa.int64()))
-    sets = sets_from_windows(*_shard_windows(rows, shingle, shingle_size, with_keys=False))
+    sets = sets_from_windows(*_shard_windows(rows, shingle, shingle_size, fold_ocr, with_keys=False))
     hashes[offsets[lo] : offsets[hi]] = sets.hashes
 
 
@@ -244,6 +251,7 @@ def deduplicate(
     num_perm: int = 128,
     shingle_size: int = 5,
     shingle: str = "word",
+    fold_ocr: bool = True,
     seed: int = 1,
     workers: int = 1,
     bands: int | None = None,
@@ -266,6 +274,8 @@ def deduplicate(
             joined by one space): far more tolerant of OCR noise and
             mojibake, ~4.6x more shingles (see ``docs/dedup.md``). Threshold,
             containment threshold and banding apply to whichever is chosen.
+        fold_ocr: Compare the OCR-folded text (:mod:`corpusclean.fold`), so
+            copies that differ by common OCR misreadings keep their shingles.
         seed: MinHash seed (datasketch's ``seed``).
         workers: Threads for tokenising, shingling and signatures (the result does not depend on it).
         bands, rows: LSH banding; by default :func:`corpusclean.lsh.optimal_bands`.
@@ -283,7 +293,7 @@ def deduplicate(
 
     n = paragraphs.num_rows
     texts = paragraphs.column("text")  # sharded as it is: each shard is made contiguous, not the whole column
-    shingling = dict(shingle=shingle, shingle_size=shingle_size)
+    shingling = dict(shingle=shingle, shingle_size=shingle_size, fold_ocr=fold_ocr)
     keys = np.empty((n, 2), dtype=np.uint64)
     sizes = np.empty(n, dtype=np.int64)
     signatures = np.empty((n, num_perm), dtype=np.uint32)
@@ -450,7 +460,7 @@ def _streamed_intersections(texts: pa.ChunkedArray, workers: int, shingling: dic
     return inter
 
 
-def _stream_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, rows: np.ndarray, by_row: np.ndarray,
+def _stream_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, rows: np.ndarray, by_row: np.ndarray,
                  pair_ids: np.ndarray, held_at: np.ndarray, held_offsets: np.ndarray, held_hashes: np.ndarray,
                  out: np.ndarray) -> None:  # fmt: skip
     """Sets of the ``rows`` in this shard, intersected with their pairs' held ends into ``out``."""
@@ -458,7 +468,7 @@ def _stream_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int
     if hi == lo:
         return
     shard_rows = texts.take(pa.array(rows[lo:hi] - start, pa.int64()))
-    sets = sets_from_windows(*_shard_windows(shard_rows, shingle, shingle_size, with_keys=False))
+    sets = sets_from_windows(*_shard_windows(shard_rows, shingle, shingle_size, fold_ocr, with_keys=False))
     _intersect_streamed(sets.offsets, sets.hashes, by_row[lo : hi + 1], pair_ids, held_at, held_offsets, held_hashes, out)
 
 

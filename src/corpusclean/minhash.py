@@ -17,6 +17,9 @@ The input hash of a shingle is :func:`shingle_hashfunc` (word shingles) or
     m.update_batch(corpusclean.shingles.char_shingle_strings(text, 5))
     assert (m.hashvalues == batch_signatures([text], shingle="char")[0]).all()
 
+Deduplication signs the OCR-folded text by default, so a stored signature is
+``batch_signatures([corpusclean.fold.fold_text(text)])[0]``.
+
 Speed comes from batching, not from changing the maths: tokens are hashed
 while one compiled pass scans the bytes, shingle hashes are built vectorised from token
 hashes, and one compiled kernel applies the permutations to all shingles of

@@ -341,6 +341,7 @@ def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overri
         num_perm=config.num_perm,
         shingle=config.shingle,
         shingle_size=config.shingle_size,
+        fold_ocr=config.fold_ocr,
         seed=config.seed,
         workers=config.workers,
     )
