@@ -517,13 +517,15 @@ class OcrCorrector:
                 claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
         plain = _SKIP_HINT_RE.search(text) is None  # no URL or code-like chunk: words are plain matches
         if not edits and not broken and vocabulary and plain:
-            # Fast path: a paragraph whose every token the map decided to keep needs no per-token loop.
-            tokens = set(_PLAIN_WORD_RE.findall(text))
-            if (
-                decisions.keys().isdisjoint(tokens) and self._contexts.keys().isdisjoint(tokens)
-                and tokens <= vocabulary.keys()
-            ):
-                return text, edits
+            # Fast path: a paragraph whose every token the map decided to keep needs no per-token
+            # loop, only (if it has any) the context map's tokens weighed against their neighbours.
+            tokens = _PLAIN_WORD_RE.findall(text)
+            distinct = set(tokens)
+            if decisions.keys().isdisjoint(distinct) and distinct <= vocabulary.keys():
+                if self._contexts.keys().isdisjoint(distinct):
+                    return text, edits
+                edits = self._weigh_context(text, list(_PLAIN_WORD_RE.finditer(text)), edits, claimed, tokens)
+                return self._finish(text, edits)
         words = _PLAIN_WORD_RE.finditer(text) if plain else iter_words(text)
         matches = list(words) if self._contexts else None
         claimed_iter = iter(claimed)
@@ -545,7 +547,12 @@ class OcrCorrector:
             for offset, before, after, rule, confidence in self._token_edits(token):
                 edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
         if matches:
-            edits = self._weigh_context(text, matches, edits, claimed)
+            edits = self._weigh_context(text, matches, edits, claimed, [m.group() for m in matches])
+        return self._finish(text, edits)
+
+    @staticmethod
+    def _finish(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
+        """``text`` with ``edits`` applied (misread capitals lower-cased mid-clause), and the edits in order."""
         if not edits:
             return text, edits
         edits = [_lower_misread_capital(text, edit) for edit in edits]
@@ -611,7 +618,8 @@ class OcrCorrector:
         return joins
 
     def _weigh_context(
-        self, text: str, matches: list[regex.Match[str]], edits: list[Edit], claimed: list[tuple[int, int]]
+        self, text: str, matches: list[regex.Match[str]], edits: list[Edit], claimed: list[tuple[int, int]],
+        tokens: list[str],
     ) -> list[Edit]:
         """Second opinion from the neighbours on each token of the context map (see :mod:`corpusclean.ocr_context`).
 
@@ -635,16 +643,16 @@ class OcrCorrector:
             if j in replaced:
                 return replaced[j]
             edit = by_start.get(matches[j].start())
-            word = edit.after if edit is not None and edit.before == matches[j].group() else matches[j].group()
+            word = edit.after if edit is not None and edit.before == tokens[j] else tokens[j]
             return key(word)
 
         changed = False
         last = len(matches) - 1
-        for i, match in enumerate(matches):
-            token = match.group()
-            entry = contexts.get(token)
-            if entry is None:
-                continue
+        # ``tokens[i]`` is ``matches[i].group()``: the context map's tokens are found without touching each match.
+        for i in [i for i, token in enumerate(tokens) if token in contexts]:
+            token = tokens[i]
+            entry = contexts[token]
+            match = matches[i]
             start, end = match.span()
             existing = by_start.get(start)
             if existing is not None and existing.before != token:
@@ -670,7 +678,7 @@ class OcrCorrector:
                 changed = True
                 continue
             candidate, rule, confidence = verdict
-            mid_clause = left is not None and matches[i - 1].group()[:1].islower()
+            mid_clause = left is not None and tokens[i - 1][:1].islower()
             if existing is None and mid_clause and token[:1].isupper() and token[:1].lower() == candidate[:1]:
                 continue  # a capital mid-clause that is no misread marks a name (Green and Woll)
             after = transfer_case(token, candidate)
