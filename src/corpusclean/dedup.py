@@ -58,7 +58,7 @@ from corpusclean import containment, lsh
 from corpusclean.fold import fold_batch
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import TokenBatch, normalize_batch, tokenize_batch
-from corpusclean.parallel import map_shards, release_freed_memory
+from corpusclean.parallel import as_text_array, map_shards, release_freed_memory
 from corpusclean.shingles import (
     SHINGLINGS,
     ShingleSets,
@@ -75,6 +75,8 @@ MIN_CONTAINED_SHINGLES = {"word": 1, "char": 50}
 5-grams of a short heading ("Stalin and lenin relationship": 25 of them) lie
 mostly inside any long paragraph on the same subject; fifty is about ten words."""
 
+FOLDED_KEY_TAG = np.uint64(0x5BD1E9955BD1E995)
+"""Marks an exact key taken over the folded form (see :func:`_shard_windows`)."""
 KEEP_SETS_BYTES = {"word": 48 << 20, "char": 8 << 20}
 """Inputs with at most this much text keep every shingle set in memory
 (~1.5x the text for word 5-grams, ~8x for char 5-grams); larger ones drop
@@ -128,26 +130,55 @@ class DedupResult:
 def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, fold_ocr: bool, with_keys: bool):
     """Window hashes of one shard (CSR, with repeats) and, if asked, exact keys and token counts.
 
-    Windows are taken over the OCR-folded text if ``fold_ocr``; exact keys
-    always hash the unfolded normalised form, so ``exact`` keeps its meaning.
-    The exact key hashes the normalised token sequence (word) or, equivalently
-    (tokens never contain a space), the normalised text's code points (char).
+    Windows are taken over the OCR-folded text if ``fold_ocr``. The exact key
+    hashes the normalised token sequence (word) or, equivalently (tokens never
+    contain a space), the normalised text's code points (char), so each
+    shingling needs one normalisation pass only. With ``fold_ocr`` that is the
+    folded form, marked by :data:`FOLDED_KEY_TAG`: :func:`_unfold_shared_keys`
+    then replaces the keys of the few rows that share one by unfolded keys.
     Folding keeps every token boundary, so the counts are those of either form.
     """
+    tag = FOLDED_KEY_TAG if fold_ocr else np.uint64(0)
     compared = fold_batch(texts) if fold_ocr else texts
     if shingle == "word":
         tokens = tokenize_batch(compared)
         offsets, hashes = window_hashes(tokens, shingle_size)
         if not with_keys:
             return offsets, hashes
-        exact = tokenize_batch(texts) if fold_ocr else tokens
-        return offsets, hashes, _keys(exact.offsets, exact.hashes), tokens.counts()
+        return offsets, hashes, _keys(tokens.offsets, tokens.hashes, tag), tokens.counts()
     chars = normalize_batch(compared)
     offsets, hashes = char_window_hashes(chars, shingle_size)
     if not with_keys:
         return offsets, hashes
-    exact_chars = normalize_batch(texts) if fold_ocr else chars
-    return offsets, hashes, _keys(exact_chars.offsets, exact_chars.codes.astype(np.uint64)), chars.lengths()
+    return offsets, hashes, _keys(chars.offsets, chars.codes.astype(np.uint64), tag), chars.lengths()
+
+
+def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str) -> None:
+    """Replace, in place, the folded exact keys that several rows share by the rows' unfolded keys.
+
+    Texts equal when unfolded are equal when folded, so only rows sharing a
+    folded key can be exact twins; every other row keeps its folded key, which
+    the tag keeps apart from any unfolded one. This tokenises a few rows
+    (boilerplate, exact copies and OCR-noised ones) a second time instead of all.
+    """
+    first = keys[:, 0]
+    order = np.argsort(first, kind="stable")
+    same = first[order][1:] == first[order][:-1]
+    shared = np.zeros(len(first), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    rows = np.sort(order[shared])
+    if len(rows) == 0:
+        return
+    subset = as_text_array(texts.take(pa.array(rows, pa.int64())))
+    if shingle == "word":
+        tokens = tokenize_batch(subset)
+        unfolded, counts = _keys(tokens.offsets, tokens.hashes), tokens.counts()
+    else:
+        chars = normalize_batch(subset)
+        unfolded, counts = _keys(chars.offsets, chars.codes.astype(np.uint64)), chars.lengths()
+    has_tokens = counts > 0  # the others already hold raw-text keys, which do not fold
+    keys[rows[has_tokens]] = unfolded[has_tokens]
 
 
 def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, seed: int,
@@ -198,10 +229,11 @@ def sequence_keys(tokens: TokenBatch) -> np.ndarray:
     return _keys(tokens.offsets, tokens.hashes)
 
 
-def _keys(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """``uint64[n, 2]``: a 128-bit hash of each CSR row of ``uint64`` items."""
+def _keys(offsets: np.ndarray, items: np.ndarray, tag: np.uint64 = np.uint64(0)) -> np.ndarray:
+    """``uint64[n, 2]``: a 128-bit hash of each CSR row of ``uint64`` items (first word xor ``tag``)."""
     out = np.empty((len(offsets) - 1, 2), dtype=np.uint64)
     _sequence_keys(offsets, items, out)
+    out[:, 0] ^= tag
     return out
 
 
@@ -303,6 +335,8 @@ def deduplicate(
                        signatures=signatures, samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
     sets = ShingleSets.concatenate(parts) if keep_sets else None
     del parts
+    if fold_ocr:
+        _unfold_shared_keys(texts, keys, shingle)
     # Small inputs (sets kept) skip the heap trimming: it only pays off when hundreds of MB were freed.
     release = (lambda: None) if keep_sets else release_freed_memory
     release()
