@@ -153,7 +153,7 @@ def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, fold_ocr: b
     return offsets, hashes, _keys(chars.offsets, chars.codes.astype(np.uint64), tag), chars.lengths()
 
 
-def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str) -> None:
+def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str, workers: int) -> None:
     """Replace, in place, the folded exact keys that several rows share by the rows' unfolded keys.
 
     Texts equal when unfolded are equal when folded, so only rows sharing a
@@ -168,9 +168,16 @@ def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str) 
     shared[1:] |= same
     shared[:-1] |= same
     rows = np.sort(order[shared])
-    if len(rows) == 0:
+    if len(rows):
+        map_shards(_unfold_pass, texts, workers, with_start=True, rows=rows, keys=keys, shingle=shingle)
+
+
+def _unfold_pass(texts: pa.Array, start: int, *, rows: np.ndarray, keys: np.ndarray, shingle: str) -> None:
+    """Unfolded exact keys of the ``rows`` (sorted) that fall in this shard, written into ``keys``."""
+    lo, hi = np.searchsorted(rows, [start, start + len(texts)])
+    if hi == lo:
         return
-    subset = as_text_array(texts.take(pa.array(rows, pa.int64())))
+    subset = as_text_array(texts.take(pa.array(rows[lo:hi] - start, pa.int64())))
     if shingle == "word":
         tokens = tokenize_batch(subset)
         unfolded, counts = _keys(tokens.offsets, tokens.hashes), tokens.counts()
@@ -178,7 +185,7 @@ def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str) 
         chars = normalize_batch(subset)
         unfolded, counts = _keys(chars.offsets, chars.codes.astype(np.uint64)), chars.lengths()
     has_tokens = counts > 0  # the others already hold raw-text keys, which do not fold
-    keys[rows[has_tokens]] = unfolded[has_tokens]
+    keys[rows[lo:hi][has_tokens]] = unfolded[has_tokens]
 
 
 def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, seed: int,
@@ -336,7 +343,7 @@ def deduplicate(
     sets = ShingleSets.concatenate(parts) if keep_sets else None
     del parts
     if fold_ocr:
-        _unfold_shared_keys(texts, keys, shingle)
+        _unfold_shared_keys(texts, keys, shingle, workers)
     # Small inputs (sets kept) skip the heap trimming: it only pays off when hundreds of MB were freed.
     release = (lambda: None) if keep_sets else release_freed_memory
     release()
