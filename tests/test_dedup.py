@@ -262,10 +262,11 @@ def test_an_ocr_noise_copy_is_near_not_exact_and_fold_off_compares_plain_shingle
     original = SEED_TEXTS[5]
     copy = original.replace("e", "c")  # identical once folded
     table = table_of([original, copy])
-    result = deduplicate(table)
-    check_invariants(table, result)
-    assert result.duplicates.column("method").to_pylist() == ["near"]
-    assert result.duplicates.column("similarity").to_pylist() == [1.0]
+    for shingle in ("word", "char"):
+        result = deduplicate(table, shingle=shingle)
+        check_invariants(table, result, shingle=shingle)
+        assert result.duplicates.column("method").to_pylist() == ["near"]
+        assert result.duplicates.column("similarity").to_pylist() == [1.0]
     plain = deduplicate(table_of([original, original.upper(), copy]), fold_ocr=False)
     check_invariants(table_of([original, original.upper(), copy]), plain, fold_ocr=False)
     assert plain.duplicates.column("method").to_pylist() == ["exact"]

@@ -57,7 +57,7 @@ import pyarrow.compute as pc
 from corpusclean import containment, lsh
 from corpusclean.fold import fold_batch
 from corpusclean.minhash import signatures_from_hashes
-from corpusclean.normalize import TokenBatch, normalize_batch, tokenize_batch
+from corpusclean.normalize import CharBatch, TokenBatch, normalize_batch, tokenize_batch
 from corpusclean.parallel import as_text_array, map_shards, release_freed_memory
 from corpusclean.shingles import (
     SHINGLINGS,
@@ -138,19 +138,26 @@ def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, fold_ocr: b
     then replaces the keys of the few rows that share one by unfolded keys.
     Folding keeps every token boundary, so the counts are those of either form.
     """
-    tag = FOLDED_KEY_TAG if fold_ocr else np.uint64(0)
-    compared = fold_batch(texts) if fold_ocr else texts
+    compared = _normalised(fold_batch(texts) if fold_ocr else texts, shingle)
     if shingle == "word":
-        tokens = tokenize_batch(compared)
-        offsets, hashes = window_hashes(tokens, shingle_size)
-        if not with_keys:
-            return offsets, hashes
-        return offsets, hashes, _keys(tokens.offsets, tokens.hashes, tag), tokens.counts()
-    chars = normalize_batch(compared)
-    offsets, hashes = char_window_hashes(chars, shingle_size)
+        offsets, hashes = window_hashes(compared, shingle_size)
+    else:
+        offsets, hashes = char_window_hashes(compared, shingle_size)
     if not with_keys:
         return offsets, hashes
-    return offsets, hashes, _keys(chars.offsets, chars.codes.astype(np.uint64), tag), chars.lengths()
+    return offsets, hashes, *_batch_keys(compared, FOLDED_KEY_TAG if fold_ocr else np.uint64(0))
+
+
+def _normalised(texts: pa.Array, shingle: str) -> TokenBatch | CharBatch:
+    """The normalised form the shingling works on: token hashes (word) or code points (char)."""
+    return tokenize_batch(texts) if shingle == "word" else normalize_batch(texts)
+
+
+def _batch_keys(batch: TokenBatch | CharBatch, tag: np.uint64 = np.uint64(0)) -> tuple[np.ndarray, np.ndarray]:
+    """Exact keys (:func:`_keys`) and token (word) or character (char) counts of a normalised batch."""
+    if isinstance(batch, TokenBatch):
+        return _keys(batch.offsets, batch.hashes, tag), batch.counts()
+    return _keys(batch.offsets, batch.codes.astype(np.uint64), tag), batch.lengths()
 
 
 def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str, workers: int) -> None:
@@ -178,12 +185,7 @@ def _unfold_pass(texts: pa.Array, start: int, *, rows: np.ndarray, keys: np.ndar
     if hi == lo:
         return
     subset = as_text_array(texts.take(pa.array(rows[lo:hi] - start, pa.int64())))
-    if shingle == "word":
-        tokens = tokenize_batch(subset)
-        unfolded, counts = _keys(tokens.offsets, tokens.hashes), tokens.counts()
-    else:
-        chars = normalize_batch(subset)
-        unfolded, counts = _keys(chars.offsets, chars.codes.astype(np.uint64)), chars.lengths()
+    unfolded, counts = _batch_keys(_normalised(subset, shingle))
     has_tokens = counts > 0  # the others already hold raw-text keys, which do not fold
     keys[rows[lo:hi][has_tokens]] = unfolded[has_tokens]
 

@@ -5,8 +5,8 @@ with OCR noise on 5% of its words loses about a fifth of its 5-word shingles
 and falls below a 0.8 Jaccard threshold. Deduplication therefore compares
 texts after *folding*: each class of characters that OCR engines confuse is
 written as one representative, and each digraph that OCR reads as one letter
-(or the reverse) as that letter. ``Licbknccht`` and ``Liebknecht`` both fold
-to ``hcbkacchl``-like strings that are equal, so their shingles agree.
+(or the reverse) as that letter: ``Licbknccht`` and ``Liebknecht`` both fold
+to ``hchkncchl``, so their shingles agree.
 
 The classes are the classic OCR confusions (Kukich 1992; the ``c↔e``,
 ``n↔a``, ``l↔t``, ``rn↔m``, ``li↔h``, ``cl↔d``, ``ii↔u``, ``1↔l``, ``0↔o``
@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusclean.parallel import as_text_array
+from corpusclean.parallel import as_text_array, utf8_buffers
 
 CHARACTER_CLASSES: tuple[str, ...] = ("ce", "nau", "lt1", "o0", "hb")
 """Letters OCR confuses one for another; each folds to its class's first letter."""
@@ -96,13 +96,10 @@ def fold_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
     n = len(array)
     if n == 0:
         return array
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + n + 1)[array.offset :]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    offsets, data = utf8_buffers(array)
     out_data, out_offsets = _fold(data, offsets, _SINGLE, _DIGRAPH)
-    validity = pc.is_valid(array)
     folded = pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_offsets), pa.py_buffer(out_data))
-    return folded if array.null_count == 0 else pc.if_else(validity, folded, pa.scalar(None, pa.large_string()))
+    return folded if array.null_count == 0 else pc.if_else(pc.is_valid(array), folded, pa.scalar(None, pa.large_string()))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
-from corpusclean.parallel import as_text_array
+from corpusclean.parallel import as_text_array, utf8_buffers
 from corpusclean.hashing import fmix64 as _fmix64
 
 _QUOTES = regex.compile(r"['\u2018\u2019\u201a\u201b\u02bc\u02bb\u0060\u00b4\u2032]")
@@ -110,9 +110,7 @@ def tokenize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> TokenBa
     n = len(array)
     if n == 0:
         return TokenBatch(np.zeros(1, np.int64), np.zeros(0, np.uint64))
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + n + 1)[array.offset :]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    offsets, data = utf8_buffers(array)
     cps, known, repl_offsets, repl_bytes = _codepoint_table(data, offsets)
     items, chunk_lengths, text_items = _scan(data, offsets, cps, known, repl_offsets, repl_bytes)
     is_chunk = chunk_lengths > 0
@@ -426,9 +424,7 @@ def normalize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> CharBa
     n = len(array)
     if n == 0:
         return CharBatch(np.zeros(1, np.int64), np.zeros(0, np.uint32))
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + n + 1)[array.offset :]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    offsets, data = utf8_buffers(array)
     starts, lengths, is_chunk, text_segments, ascii_codes = _scan_chars(data, offsets)
 
     # Non-ASCII chunks: their normalised form is appended after the ASCII codes.

@@ -131,3 +131,12 @@ def as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array
     if not isinstance(texts, pa.Array):
         texts = pa.array(list(texts), pa.large_string())
     return texts.cast(pa.large_string())
+
+
+def utf8_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, data)`` of a ``large_string`` array, without copying: text ``i`` is the UTF-8 bytes
+    ``data[offsets[i]:offsets[i + 1]]`` (offsets are absolute in ``data``; nulls own no bytes)."""
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=array.offset + len(array) + 1)[array.offset :]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return offsets, data
