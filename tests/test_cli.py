@@ -21,6 +21,9 @@ def test_usage_errors_exit_2(tmp_path):
     bad.write_text("threshold = 0.8\nno_such_option = 1\n")
     result = runner.invoke(app, ["run", "--config", str(bad)])
     assert result.exit_code == 2 and "no_such_option" in result.output
+    bad.write_text('fold_ocr = "false"\n')  # a string, not a TOML boolean: must not switch folding on
+    result = runner.invoke(app, ["run", "--config", str(bad)])
+    assert result.exit_code == 2 and "fold_ocr must be true or false" in result.output
 
 
 def test_config_file_and_cli_precedence(tmp_path):
