@@ -121,6 +121,28 @@ def test_table_edits_replay(text: str) -> None:
     _check_edits(text, fixed, edits)
 
 
+_TOKENISER_TEXT = st.lists(
+    st.sampled_from(list("abW w1.:@/|>_#\n\x1c\xa0-'") + ["www.", "WwW.", "http://", " | ", " > ", "a@b.c"]), max_size=30
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TOKENISER_TEXT)
+def test_words_found_without_the_full_tokeniser_are_its_words(text: str) -> None:
+    # the cheap path (no code-like chunk hinted) must find exactly the full tokeniser's words
+    from corpusclean.ocr import TOKEN_RE, iter_words
+
+    full = [m.span() for m in TOKEN_RE.finditer(text) if m.lastgroup == "word"]
+    assert [m.span() for m in iter_words(text)] == full
+
+
+def test_a_lone_navigation_mark_keeps_the_cheap_tokeniser() -> None:
+    from corpusclean.ocr import _SKIP_HINT_RE
+
+    assert _SKIP_HINT_RE.search("Home | News > World") is None
+    assert _SKIP_HINT_RE.search("see a|b and www.x.org") is not None
+
+
 # --- automatic corrector ------------------------------------------------------
 
 
@@ -469,8 +491,14 @@ def test_inline_hyphen_of_a_lost_line_break_is_joined(corrector: OcrCorrector, t
     _assert_corrects(corrector, text, expected, "hyphenation inline")
 
 
-def test_batched_ranked_candidates_equal_a_fresh_search() -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batched_ranked_candidates_equal_a_fresh_search(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpusclean import ocr_search
     from corpusclean.ocr_model import MIN_CHANNEL, NoisyChannelModel, has_correctable_shape
+
+    # a batch cut into parts searched on threads must find exactly what one call does
+    monkeypatch.setattr(ocr_search, "_cores", lambda: threads)
+    monkeypatch.setattr(ocr_search, "PREFETCH_PART_TOKENS", 50)
 
     vocabulary = count_vocabulary(_seed_paragraphs())
     fresh_model = NoisyChannelModel.build(language="en", corpus_vocabulary=vocabulary, protected=(), min_confidence=0.9)

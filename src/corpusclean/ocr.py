@@ -44,9 +44,12 @@ _WORD = r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*"
 _SKIP = r"(?<!\S)(?:(?:[a-z][a-z0-9+.\-]*://|www\.)\S+|[^\s@]+@[^\s@]+\.\S+|\S*[_\\/{}<>=|#$%^~`@]\S*)"
 TOKEN_RE = regex.compile(rf"(?P<skip>{_SKIP})|(?P<word>{_WORD})", regex.IGNORECASE)
 WORD_RE = regex.compile(rf"^{_WORD}$")
-# Text with none of these cannot hold a skipped chunk, so its words are simply
-# the matches of ``_WORD`` (a far cheaper pattern than ``TOKEN_RE``).
-_SKIP_HINT_RE = regex.compile(r"[_\\/{}<>=|#$%^~`@]|www\.", regex.IGNORECASE)
+# Text with none of these cannot hold a skipped chunk with a word in it, so its
+# words are simply the matches of ``_WORD`` (a far cheaper pattern than
+# ``TOKEN_RE``): a code-like mark with a non-space neighbour, or ``www.``. A mark
+# standing alone between spaces (``Home | News``, ``Books > History``, common in
+# scraped pages) is a skipped chunk of its own that holds no word.
+_SKIP_HINT_RE = regex.compile(r"[_\\/{}<>=|#$%^~`@](?:(?<=\S.)|(?=\S))|[wW][wW][wW]\.")
 _PLAIN_WORD_RE = regex.compile(_WORD)
 # Lower-to-upper case boundaries inside a token: ``collectionNicolaevsky`` is
 # two words run together by OCR (or by joining lines); counting the halves lets
@@ -516,21 +519,30 @@ class OcrCorrector:
                 edits = sorted(edits + joins, key=lambda e: e.position)
                 claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
         plain = _SKIP_HINT_RE.search(text) is None  # no URL or code-like chunk: words are plain matches
+        matches: list[regex.Match[str]] | None = None
         if not edits and not broken and vocabulary and plain:
             # Fast path: a paragraph whose every token the map decided to keep needs no per-token
             # loop, only (if it has any) the context map's tokens weighed against their neighbours.
-            tokens = _PLAIN_WORD_RE.findall(text)
+            matches = list(_PLAIN_WORD_RE.finditer(text))  # one scan: the words and where they are
+            tokens = [match.group() for match in matches]
             distinct = set(tokens)
-            if decisions.keys().isdisjoint(distinct) and distinct <= vocabulary.keys():
+            # Tokens the vocabulary counts only as parts (``Lord's``, ``well-known``) are decided once each.
+            if decisions.keys().isdisjoint(distinct) and (distinct <= vocabulary.keys() or all(
+                token in vocabulary or token in self._unchanged or not self._token_edits(token) for token in distinct
+            )):
                 if self._contexts.keys().isdisjoint(distinct):
                     return text, edits
-                edits = self._weigh_context(text, list(_PLAIN_WORD_RE.finditer(text)), edits, claimed, tokens)
+                edits = self._weigh_context(text, matches, edits, claimed, tokens)
                 return self._finish(text, edits)
-        words = _PLAIN_WORD_RE.finditer(text) if plain else iter_words(text)
-        matches = list(words) if self._contexts else None
+        words: Iterable[regex.Match[str]] = matches if matches is not None else (
+            _PLAIN_WORD_RE.finditer(text) if plain else iter_words(text)
+        )
+        if matches is None and self._contexts:
+            matches = list(words)
+            words = matches
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
-        for match in matches if matches is not None else words:
+        for match in words:
             token = match.group()
             decision = decisions.get(token)
             if decision is None and (token in vocabulary or token in self._unchanged):
@@ -546,7 +558,7 @@ class OcrCorrector:
                 continue
             for offset, before, after, rule, confidence in self._token_edits(token):
                 edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
-        if matches:
+        if matches and self._contexts:
             edits = self._weigh_context(text, matches, edits, claimed, [m.group() for m in matches])
         return self._finish(text, edits)
 

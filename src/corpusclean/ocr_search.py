@@ -14,6 +14,8 @@ Strings cross into compiled code as ``int32`` arrays of code points.
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -429,15 +431,37 @@ class CandidateSearch:
         self, tokens: Sequence[str], max_confusions: Sequence[int], min_channel: float, prior: np.ndarray,
         use_run: bool = True,
     ) -> None:
-        """Search all of ``tokens`` in one compiled call; :meth:`search` then answers them from the results.
+        """Search all of ``tokens`` in compiled calls; :meth:`search` then answers them from the results.
 
         Same candidates, scores and confusions as searching each token on its
         own (the batch runs the same compiled search and scoring): only the
-        per-call overhead and the Python-side bookkeeping go.
+        per-call overhead and the Python-side bookkeeping go. Large batches
+        are cut into one contiguous part per core, searched on threads (the
+        compiled search releases the GIL); each token's search is
+        independent, so the parts change nothing in the results.
         """
-        tokens = [t for t in tokens if t]
-        if not tokens or max(max_confusions, default=0) > MAX_CHAIN:
+        pairs = [(t, limit) for t, limit in zip(tokens, max_confusions) if t]
+        if not pairs or max(limit for _, limit in pairs) > MAX_CHAIN:
             return
+        parts = max(1, min(_cores(), len(pairs) // PREFETCH_PART_TOKENS))
+        bounds = np.linspace(0, len(pairs), parts + 1).astype(int)
+        chunks = [pairs[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+        self.lexicon.word_id("")  # builds the lookup table once, before any thread needs it
+        if parts == 1:
+            batches = [self._search_part(chunks[0], min_channel, prior, use_run)]
+        else:
+            with ThreadPoolExecutor(max_workers=parts) as pool:
+                batches = list(pool.map(lambda c: self._search_part(c, min_channel, prior, use_run), chunks))
+        index = self._prefetched.setdefault(use_run, {})
+        for chunk, batch in zip(chunks, batches):
+            for t, (token, limit) in enumerate(chunk):
+                index[token] = (limit, batch, t)
+
+    def _search_part(
+        self, pairs: Sequence[tuple[str, int]], min_channel: float, prior: np.ndarray, use_run: bool
+    ) -> "_Batch":
+        """One compiled :func:`_search_batch` call over ``(token, max_confusions)`` pairs."""
+        tokens = [t for t, _ in pairs]
         lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
         offsets = np.zeros(len(tokens) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -445,15 +469,12 @@ class CandidateSearch:
         exclude = np.fromiter((word_id(t) for t in tokens), np.int64, len(tokens))
         run_nodes = self.run.nodes if use_run else _EMPTY_TRIE
         result = _search_batch(
-            encode("".join(tokens)), offsets, np.asarray(max_confusions, np.int64), exclude,
+            encode("".join(tokens)), offsets, np.fromiter((m for _, m in pairs), np.int64, len(pairs)), exclude,
             self.lexicon.nodes, run_nodes, self.confusions.keys, self.confusions.intended,
             self.confusions.probability, min_channel, prior, len(self.run.words) if use_run else 0,
             STACK_CAPACITY, LOG_CAPACITY, OUT_CAPACITY,
         )
-        batch = _Batch(prior, min_channel, use_run, *result)
-        index = self._prefetched.setdefault(use_run, {})
-        for t, (token, limit) in enumerate(zip(tokens, max_confusions)):
-            index[token] = (limit, batch, t)
+        return _Batch(prior, min_channel, use_run, *result)
 
     def prefetched_run_words(self, tokens: Sequence[str]) -> Iterable[tuple[str, list[str]]]:
         """(token, the run's words its prefetched search found) for each of ``tokens`` that has any."""
@@ -634,6 +655,15 @@ MAX_CHAIN = 4
 """Confusions a batched result spells out per candidate (``max_confusions`` must not exceed it)."""
 TOP_K = 5
 """Lexicon candidates a batched search keeps per token for :meth:`CandidateSearch.ranked`."""
+PREFETCH_PART_TOKENS = 4096
+"""A batched search is cut into parts for threads only when each part gets at least this many tokens."""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @numba.njit(cache=True, nogil=True)
