@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import json
 import shutil
 import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
@@ -167,8 +168,32 @@ def summary_markdown(manifest: dict[str, Any], out_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+class RunManifest(Mapping[str, Any]):
+    """The manifest a run wrote (``manifest.json``), as the flow returns it: a read-only mapping.
+
+    Not a ``dict`` on purpose: Prefect walks a flow's ``dict``/``list`` return
+    value looking for futures, which took 7 s for the input rows of a
+    36,000-file run; it leaves other mappings alone.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._data
+
+
 @flow(name="clean-corpus", log_prints=True)
-def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict[str, Any] | None = None) -> dict[str, Any]:
+def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict[str, Any] | None = None) -> RunManifest:
     """Clean the text files under ``paths`` into Parquet datasets under ``out``.
 
     ``config`` holds :class:`corpusclean.config.CleanConfig` fields; returns the manifest.
@@ -182,7 +207,7 @@ def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict
         clean_stale(out_dir)
         manifest = _clean_locked(paths, out_dir, cfg, started, started_at)
     create_markdown_artifact(key="corpusclean-summary", markdown=summary_markdown(manifest, out_dir), description="corpusclean run summary")
-    return manifest
+    return RunManifest(manifest)
 
 
 def _previous_manifest(out_dir: Path) -> dict[str, Any] | None:
@@ -242,7 +267,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         paragraph_paths = [e.paragraphs for e in inputs]
         if cfg.ocr:
             t = time.perf_counter()
-            vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers)
+            pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
+            vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers, pool)
             durations["vocabulary"] = time.perf_counter() - t
             settings = pipeline.ocr_settings(cfg, vocabulary, substitutions, overrides)
             correct_jobs = pipeline.plan_correct_jobs(inputs, settings, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
@@ -250,7 +276,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
             else:
                 corrected = correct_shards_task(quote(correct_jobs), cfg.workers)
-            edit_paths += [c.edits for c in corrected]
+            # each shard's inputs' prepare-stage edits, then every shard's OCR edits: the order the writer expects
+            edit_paths = [c.prepared_edits for c in corrected] + [c.edits for c in corrected]
             paragraph_paths = [c.paragraphs for c in corrected]
             durations["ocr"] = sum(c.seconds for c in corrected)
             durations["ocr(wall)"] = time.perf_counter() - t

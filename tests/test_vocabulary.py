@@ -75,4 +75,6 @@ def test_run_vocabulary_over_prepared_files_is_their_concatenation(tmp_path) -> 
         table = pa.table({"paragraph_id": [str(j) for j in range(len(part))], "text": pa.array(part, pa.string())})
         paths.append(save_table(table, tmp_path / f"{i}.arrow"))
     _same(pipeline.count_run_vocabulary(paths, workers=2), reference_count(texts))
+    # groups of files counted apart (as over a process pool) and merged in order
+    _same(pipeline.count_run_vocabulary(paths, workers=2, map_items=lambda fn, items: [fn(i) for i in items]), reference_count(texts))
     assert pipeline.count_run_vocabulary([]) == collections.Counter()

@@ -20,13 +20,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusclean.arrow_io import TableWriter, iter_batches, load_table
+from corpusclean.arrow_io import TableWriter, iter_batches, load_table, save_table
 from corpusclean.cache import PreparedCache, PreparedInput
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
@@ -37,6 +37,8 @@ from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_docu
 
 T = TypeVar("T")
 R = TypeVar("R")
+MapItems = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+"""``map_items(fn, items) -> [fn(item) for item in items]``, possibly over a process pool."""
 
 SHARD_TARGET_BYTES = 16 << 20
 """Files are grouped into shards of about this size: large enough that a worker's start-up is amortised."""
@@ -136,19 +138,45 @@ def clean_segmented(
     return paragraphs, edits
 
 
-def count_run_vocabulary(paragraph_paths: Sequence[Path], workers: int = 1) -> collections.Counter[str]:
+def count_run_vocabulary(
+    paragraph_paths: Sequence[Path], workers: int = 1, map_items: MapItems | None = None
+) -> collections.Counter[str]:
     """The whole run's vocabulary for OCR: every prepared paragraph's tokens, counted in one batched pass.
 
     The same counts, in the same order, as :func:`corpusclean.ocr.count_vocabulary`
     over the paragraphs of ``paragraph_paths`` in that order (see
     :mod:`corpusclean.vocabulary`); the Arrow files are memory-mapped, not copied.
+    With ``map_items`` (``map_items(fn, items)``, e.g. over the run's process
+    pool), contiguous groups of files are opened and counted in parallel and
+    merged in order: a run of tens of thousands of small inputs spends more
+    time opening their files than counting.
     """
-    from corpusclean.vocabulary import count_vocabulary
+    from corpusclean.vocabulary import count_vocabulary, merge_runs, words_of_runs
 
+    if map_items is None or workers <= 1 or len(paragraph_paths) < 2:
+        return count_vocabulary(_text_column(paragraph_paths), workers=workers)
+    bounds = np.linspace(0, len(paragraph_paths), min(len(paragraph_paths), workers * VOCABULARY_JOBS_PER_WORKER) + 1)
+    groups = [tuple(paragraph_paths[lo:hi]) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
+    return words_of_runs(merge_runs(map_items(count_path_runs, groups)))
+
+
+VOCABULARY_JOBS_PER_WORKER = 4
+"""Groups of files per worker when the vocabulary is counted over a pool (balances uneven groups)."""
+
+
+def count_path_runs(paragraph_paths: Sequence[Path]) -> tuple[list[str], list[int]]:
+    """The space-delimited runs of the prepared paragraphs in ``paragraph_paths``, with counts, in order of first occurrence."""
+    from corpusclean.vocabulary import count_runs
+
+    runs = count_runs(_text_column(paragraph_paths))
+    return list(runs), list(runs.values())
+
+
+def _text_column(paragraph_paths: Sequence[Path]) -> pa.ChunkedArray | list[str]:
     chunks = [chunk for path in paragraph_paths for chunk in load_table(path).column("text").chunks]
     if len({chunk.type for chunk in chunks}) > 1:
         chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
-    return count_vocabulary(pa.chunked_array(chunks) if chunks else [], workers=workers)
+    return pa.chunked_array(chunks) if chunks else []
 
 
 def prepare_streamed(
@@ -527,7 +555,11 @@ class CorrectJob:
 class CorrectedShard:
     paragraphs: Path
     edits: Path
+    """The shard's ``ocr`` edits."""
     seconds: float
+    prepared_edits: Path
+    """The edits its inputs came with from the prepare stage, gathered: the writer opens one file
+    per shard instead of one per input (thousands for a run of many small files)."""
 
 
 OCR_BATCH_ROWS = 4096
@@ -553,7 +585,8 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
         def flush() -> None:
             nonlocal rows
             if pending:
-                paragraphs, edits = correct_shard(pa.Table.from_batches(pending), job.settings)
+                # One batch per call, not one per small input: downstream steps work batch by batch.
+                paragraphs, edits = correct_shard(pa.Table.from_batches(pending).combine_chunks(), job.settings)
                 paragraphs_out.write(paragraphs)
                 edits_out.write(edits)
                 pending.clear()
@@ -574,7 +607,9 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
             paragraphs, edits = correct_shard(load_table(job.inputs[0].paragraphs).slice(0, 0), job.settings)
             paragraphs_out.write(paragraphs)
             edits_out.write(edits)
-    return CorrectedShard(paragraphs_out.path, edits_out.path, time.perf_counter() - start)
+    prepared = concat_edits(load_table(item.edits) for item in job.inputs if item.edit_rows != 0)
+    prepared_path = save_table(prepared.combine_chunks(), base / "edits-prepared.arrow")
+    return CorrectedShard(paragraphs_out.path, edits_out.path, time.perf_counter() - start, prepared_path)
 
 
 def plan_correct_jobs(

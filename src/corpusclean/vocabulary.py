@@ -64,6 +64,11 @@ def count_runs(
             counted = list(pool.map(_count_batch, batches))
     else:
         counted = [_count_batch(b) for b in batches]
+    return merge_runs(counted)
+
+
+def merge_runs(counted: Iterable[tuple[list[str], list[int]]]) -> collections.Counter[str]:
+    """Add up ``(runs, counts)`` of consecutive parts of a text, keeping the order of first occurrence."""
     runs: collections.Counter[str] = collections.Counter()
     for values, counts in counted:
         if not runs:
