@@ -178,3 +178,16 @@ def test_prepare_job_batches_files_into_the_same_entries_as_one_by_one(tmp_path,
         if want.edit_rows:
             assert load_table(entry.edits).equals(load_table(want.edits))
     assert sum(e.edit_rows for e in batched) > 3 and any(e.report.status != "read" for e in batched)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a.txt", "b.txt", "B.txt", "é.txt", "z/a.txt", "ab.txt"]), st.integers(0, 5)),
+                unique=True, max_size=25),
+       st.booleans())
+def test_paragraphs_are_written_in_source_then_index_order(rows, presorted: bool) -> None:
+    if presorted:
+        rows = sorted(rows)
+    table = pa.table({"source": [s for s, _ in rows], "paragraph_index": pa.array([i for _, i in rows], pa.int64()),
+                      "text": [f"{s}#{i}" for s, i in rows]})
+    # the in-order check may skip the sort, never change its result
+    assert pipeline.sort_paragraphs(table).equals(table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")]))

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,7 +381,28 @@ def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overri
 
 
 def sort_paragraphs(table: pa.Table) -> pa.Table:
+    """``table`` in output order (source, then paragraph index); as it is when already in that order.
+
+    The run handles inputs in source order and keeps each one's rows in
+    order, so the check usually spares a copy of every column.
+    """
+    if _in_output_order(table):
+        return table
     return table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")])
+
+
+def _in_output_order(table: pa.Table) -> bool:
+    if table.num_rows < 2:
+        return True
+    source, index = table.column("source"), table.column("paragraph_index")
+    n = table.num_rows - 1
+    before, after = source.slice(0, n), source.slice(1)
+    # strings compare by UTF-8 bytes, which is code point order, as sort_by does
+    ordered = pc.or_(
+        pc.less(before, after),
+        pc.and_(pc.equal(before, after), pc.less(index.slice(0, n), index.slice(1))),
+    )
+    return bool(pc.all(ordered).as_py())
 
 
 def assemble_corrections(edits: pa.Table) -> pa.Table:
@@ -547,8 +570,23 @@ class CorrectJob:
 
     number: int
     inputs: tuple[PreparedInput, ...]
-    settings: OcrSettings
+    settings: Path
+    """The run's pickled :class:`OcrSettings` (:func:`load_ocr_settings`), written once for all shards."""
     work_dir: Path
+
+
+def save_ocr_settings(settings: OcrSettings, work_dir: Path) -> Path:
+    path = work_dir / "ocr-settings.pickle"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def load_ocr_settings(path: Path) -> OcrSettings:
+    """The run's OCR settings, loaded once per process: a worker's shards share one corrector and its memos
+    (a shard starting with cold verdict memos costs ~12% more). Each run writes its own file."""
+    return pickle.loads(path.read_bytes())
 
 
 @dataclass
@@ -577,6 +615,7 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
     in the output.
     """
     start = time.perf_counter()
+    settings = load_ocr_settings(job.settings)
     base = job.work_dir / f"ocr-{job.number:05d}"
     with TableWriter(base / "corrected.arrow") as paragraphs_out, TableWriter(base / "edits-ocr.arrow") as edits_out:
         pending: list[pa.RecordBatch] = []
@@ -586,7 +625,7 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
             nonlocal rows
             if pending:
                 # One batch per call, not one per small input: downstream steps work batch by batch.
-                paragraphs, edits = correct_shard(pa.Table.from_batches(pending).combine_chunks(), job.settings)
+                paragraphs, edits = correct_shard(pa.Table.from_batches(pending).combine_chunks(), settings)
                 paragraphs_out.write(paragraphs)
                 edits_out.write(edits)
                 pending.clear()
@@ -604,7 +643,7 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
                     flush()
         flush()
         if not paragraphs_out.written:  # only empty inputs: still write the schemas
-            paragraphs, edits = correct_shard(load_table(job.inputs[0].paragraphs).slice(0, 0), job.settings)
+            paragraphs, edits = correct_shard(load_table(job.inputs[0].paragraphs).slice(0, 0), settings)
             paragraphs_out.write(paragraphs)
             edits_out.write(edits)
     prepared = concat_edits(load_table(item.edits) for item in job.inputs if item.edit_rows != 0)
@@ -615,7 +654,11 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
 def plan_correct_jobs(
     inputs: Sequence[PreparedInput], settings: OcrSettings, work_dir: Path, workers: int, target_rows: int = 50_000
 ) -> list[CorrectJob]:
-    """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers)."""
+    """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers).
+
+    ``settings`` are saved in ``work_dir`` once; the jobs carry the path.
+    """
+    settings_path = save_ocr_settings(settings, work_dir)
     total = sum(i.rows for i in inputs)
     if workers > 1:
         target_rows = max(1000, min(target_rows, total // (workers * 2) or 1))
@@ -624,10 +667,10 @@ def plan_correct_jobs(
     rows = 0
     for item in inputs:
         if current and rows + item.rows > target_rows:
-            jobs.append(CorrectJob(len(jobs), tuple(current), settings, work_dir))
+            jobs.append(CorrectJob(len(jobs), tuple(current), settings_path, work_dir))
             current, rows = [], 0
         current.append(item)
         rows += item.rows
     if current:
-        jobs.append(CorrectJob(len(jobs), tuple(current), settings, work_dir))
+        jobs.append(CorrectJob(len(jobs), tuple(current), settings_path, work_dir))
     return jobs
