@@ -270,7 +270,11 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
             vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers, pool)
             durations["vocabulary"] = time.perf_counter() - t
-            settings = pipeline.ocr_settings(cfg, vocabulary, substitutions, overrides)
+            settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
+            if on_dask:
+                settings = pipeline.prepare_ocr_settings(settings_job)
+            else:  # in a worker: the OCR model's memory leaves with the pool, before deduplication
+                settings = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
             correct_jobs = pipeline.plan_correct_jobs(inputs, settings, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]

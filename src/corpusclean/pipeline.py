@@ -651,14 +651,32 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
     return CorrectedShard(paragraphs_out.path, edits_out.path, time.perf_counter() - start, prepared_path)
 
 
-def plan_correct_jobs(
-    inputs: Sequence[PreparedInput], settings: OcrSettings, work_dir: Path, workers: int, target_rows: int = 50_000
-) -> list[CorrectJob]:
-    """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers).
+@dataclass(frozen=True)
+class OcrSettingsJob:
+    """What building the run's corrector needs (see :func:`prepare_ocr_settings`)."""
 
-    ``settings`` are saved in ``work_dir`` once; the jobs carry the path.
+    config: CleanConfig
+    vocabulary: collections.Counter[str]
+    substitutions: Path | None
+    overrides: Overrides | None
+    work_dir: Path
+
+
+def prepare_ocr_settings(job: OcrSettingsJob) -> Path:
+    """Build the run's corrector, decide every distinct token once and save it for the shards; returns its path.
+
+    A job rather than a call so that the flow can run it in a worker
+    process: the lexicon, tries and bigram counts it loads (~250 MB) then
+    never sit in the flow's process through deduplication and writing.
     """
-    settings_path = save_ocr_settings(settings, work_dir)
+    settings = ocr_settings(job.config, job.vocabulary, job.substitutions, job.overrides)
+    return save_ocr_settings(settings, job.work_dir)
+
+
+def plan_correct_jobs(
+    inputs: Sequence[PreparedInput], settings_path: Path, work_dir: Path, workers: int, target_rows: int = 50_000
+) -> list[CorrectJob]:
+    """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers)."""
     total = sum(i.rows for i in inputs)
     if workers > 1:
         target_rows = max(1000, min(target_rows, total // (workers * 2) or 1))

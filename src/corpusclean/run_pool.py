@@ -77,6 +77,20 @@ def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> lis
         raise
 
 
+def call(fn: Callable[[Any], T], item: Any, workers: int) -> T:
+    """``fn(item)`` in one of the pool's workers (in this process with one worker).
+
+    For a step whose memory should stay out of the caller's process once it is done.
+    """
+    if workers <= 1:
+        return fn(item)
+    try:
+        return _get(workers).submit(fn, item).result()
+    except BrokenProcessPool:
+        close()
+        raise
+
+
 def close() -> None:
     """Stop the pool's workers (the next :func:`map_items` or :func:`warm` starts new ones)."""
     global _pool, _pool_workers
