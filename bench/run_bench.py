@@ -134,6 +134,19 @@ def kill_tree(proc: psutil.Process) -> None:
         pass
 
 
+def warm_page_cache(pages: Path) -> None:
+    """Read every page once, untimed, so that each tool starts with the corpus in the page cache.
+
+    Otherwise the first tool of a run pays the disk reads the later ones are
+    spared (seen: 1.4 s instead of 0.8 s to read and split the 20 MB corpus).
+    """
+    for path in sorted(pages.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as f:
+                while f.read(1 << 20):
+                    pass
+
+
 def run_monitored(argv: Sequence[str], log: Path, timeout_s: float, mem_limit_mb: float, env: dict) -> RunResult:
     """Run ``argv`` in a new process group, polling its tree's memory."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -349,6 +362,7 @@ def run_size(args: argparse.Namespace, size_mb: float) -> dict:
         if missing:
             rows.append({"tool": tool.name, **asdict(RunResult("not available", detail=f"missing {missing[0]}"))})
             continue
+        warm_page_cache(pages)
         result = run_monitored(tool.argv, work / f"{tool.name}.log", timeout, args.mem_limit_gb * 1000, env)
         if result.status == "ok" and tool.collect:
             done = subprocess.run(tool.collect, capture_output=True, text=True, env=env, cwd=ROOT)
