@@ -42,7 +42,7 @@ from prefect.context import get_run_context
 from prefect.utilities.annotations import quote
 
 from corpusclean import pipeline
-from corpusclean.arrow_io import load_table, save_table
+from corpusclean.arrow_io import load_table
 from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
@@ -99,9 +99,10 @@ def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[p
 def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path, overrides: Overrides) -> tuple[Path, Path]:
     tables = [load_table(p) for p in paragraph_paths]
     paragraphs = pa.concat_tables(tables, promote_options="default") if tables else PARAGRAPH_SCHEMA.empty_table()
-    kept, duplicates = pipeline.deduplicate_all(paragraphs, config, overrides)
-    get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, kept.num_rows, duplicates.num_rows)
-    return save_table(kept, work_dir / "kept.arrow"), save_table(duplicates, work_dir / "duplicates.arrow")
+    kept_path, duplicates_path = work_dir / "kept.arrow", work_dir / "duplicates.arrow"
+    kept, removed = pipeline.deduplicate_to_files(paragraphs, config, overrides, kept_path, duplicates_path)
+    get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, kept, removed)
+    return kept_path, duplicates_path
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from corpusclean import pipeline
+from corpusclean.arrow_io import load_table
 from corpusclean.parallel import map_items
 from corpusclean.config import CleanConfig
 from corpusclean.edits import replay_edits
@@ -191,3 +192,14 @@ def test_paragraphs_are_written_in_source_then_index_order(rows, presorted: bool
                       "text": [f"{s}#{i}" for s, i in rows]})
     # the in-order check may skip the sort, never change its result
     assert pipeline.sort_paragraphs(table).equals(table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")]))
+
+
+def test_deduplication_written_to_files_equals_the_tables(tmp_path) -> None:
+    shard = pipeline.prepare_shard(_seed_files(), CleanConfig())
+    config = CleanConfig(workers=1)
+    kept, duplicates = pipeline.deduplicate_all(shard.paragraphs, config)
+    assert duplicates.num_rows > 0  # the seeds repeat paragraphs
+    counts = pipeline.deduplicate_to_files(shard.paragraphs, config, None, tmp_path / "k.arrow", tmp_path / "d.arrow")
+    assert counts == (kept.num_rows, duplicates.num_rows)
+    assert load_table(tmp_path / "k.arrow").equals(kept)
+    assert load_table(tmp_path / "d.arrow").equals(duplicates)

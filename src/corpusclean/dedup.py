@@ -48,6 +48,7 @@ import hashlib
 import heapq
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numba
 import numpy as np
@@ -91,6 +92,42 @@ _EXACT, _NEAR, _CONTAINED = 0, 1, 2
 
 
 @dataclass(frozen=True)
+class KeptRows:
+    """The rows a deduplication kept, taken from its input on demand: all at once
+    (:meth:`table`) or one input batch at a time (:meth:`batches`, which never
+    holds a copy of all of them)."""
+
+    paragraphs: pa.Table
+    rows: np.ndarray
+    """Increasing input row numbers."""
+    removed_count: np.ndarray
+    """Rows removed in favour of each kept row."""
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.paragraphs.schema.append(pa.field("cluster_id", pa.string())).append(
+            pa.field("duplicates_removed", pa.int64())
+        )
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The kept rows with ``cluster_id`` and ``duplicates_removed``, in input order, batch by batch."""
+        schema = self.schema
+        start = 0
+        for batch in self.paragraphs.to_batches():
+            lo, hi = np.searchsorted(self.rows, [start, start + batch.num_rows])
+            if hi > lo:
+                part = batch.take(pa.array(self.rows[lo:hi] - start, pa.int64()))
+                counts = self.removed_count[lo:hi]
+                ids = part.column(self.paragraphs.schema.get_field_index("paragraph_id")).cast(pa.string())
+                cluster = pc.if_else(pa.array(counts > 0), ids, pa.scalar(None, pa.string()))
+                yield pa.RecordBatch.from_arrays([*part.columns, cluster, pa.array(counts.astype(np.int64))], schema=schema)
+            start += batch.num_rows
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_batches(list(self.batches()), schema=self.schema)
+
+
+@dataclass(frozen=True)
 class DedupResult:
     """Outcome of :func:`deduplicate`; every input row is in exactly one of kept/duplicates.
 
@@ -107,24 +144,19 @@ class DedupResult:
             (``fixed_size_list<uint32>[num_perm]``) of every paragraph that has
             shingles (of the folded text if ``fold_ocr``), usable as
             ``datasketch.LeanMinHash(seed=seed, hashvalues=..., scheme="affine32")``.
+        kept_rows: The kept rows before they are taken from the input (see
+            :class:`KeptRows`): a caller writing them out can stream them.
     """
 
     duplicates: pa.Table
     signatures: pa.Table
-    _paragraphs: pa.Table = field(repr=False)
-    _kept_rows: np.ndarray = field(repr=False)
-    _removed_count: np.ndarray = field(repr=False)
+    kept_rows: KeptRows = field(repr=False)
 
     @functools.cached_property
     def kept(self) -> pa.Table:
         """Built on first access: a copy of the kept rows (most of the input), which a
         caller that only needs the removals (or the row numbers) never pays for."""
-        ids = _ids(self._paragraphs)
-        rows = pa.array(self._kept_rows, pa.int64())
-        kept = _take_rows(self._paragraphs, self._kept_rows)
-        has_removals = pa.array(self._removed_count > 0)
-        kept = kept.append_column("cluster_id", pc.if_else(has_removals, ids.take(rows), pa.scalar(None, pa.string())))
-        return kept.append_column("duplicates_removed", pa.array(self._removed_count.astype(np.int64), pa.int64()))
+        return self.kept_rows.table()
 
 
 def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, fold_ocr: bool, with_keys: bool):
@@ -680,7 +712,7 @@ def _result(
             "hashvalues": pa.FixedSizeListArray.from_arrays(values, num_perm),
         }
     )
-    return DedupResult(duplicates, signatures, paragraphs, kept_rows, removed_count)
+    return DedupResult(duplicates, signatures, KeptRows(paragraphs, kept_rows, removed_count))
 
 
 def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:

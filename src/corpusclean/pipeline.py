@@ -362,9 +362,42 @@ def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overri
     """
     if not config.dedup:
         return no_dedup(paragraphs)
+    result = _deduplicate(paragraphs, config)
+    if overrides:
+        return apply_restores(result.kept, result.duplicates, overrides)
+    return result.kept, result.duplicates
+
+
+def deduplicate_to_files(
+    paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None, kept_path: Path, duplicates_path: Path
+) -> tuple[int, int]:
+    """:func:`deduplicate_all` written to Arrow IPC files; returns the numbers of kept and removed rows.
+
+    The kept rows (most of the input) go out one input batch at a time, so
+    they are never all copied in memory, and the signatures the flow does not
+    write are let go first. With restores to apply, the tables are built whole.
+    """
+    if not config.dedup or overrides:
+        kept, duplicates = deduplicate_all(paragraphs, config, overrides)
+        save_table(kept, kept_path)
+        save_table(duplicates, duplicates_path)
+        return kept.num_rows, duplicates.num_rows
+    result = _deduplicate(paragraphs, config)
+    duplicates, kept_rows = result.duplicates, result.kept_rows
+    del result  # and its signatures: 4 bytes x num_perm per paragraph
+    save_table(duplicates, duplicates_path)
+    with TableWriter(kept_path) as out:
+        for batch in kept_rows.batches():
+            out.write(pa.Table.from_batches([batch]))
+        if not out.written:
+            out.write(kept_rows.schema.empty_table())
+    return len(kept_rows.rows), duplicates.num_rows
+
+
+def _deduplicate(paragraphs: pa.Table, config: CleanConfig):
     from corpusclean.dedup import deduplicate
 
-    result = deduplicate(
+    return deduplicate(
         paragraphs,
         threshold=config.threshold,
         containment_threshold=config.containment_threshold,
@@ -375,9 +408,6 @@ def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overri
         seed=config.seed,
         workers=config.workers,
     )
-    if overrides:
-        return apply_restores(result.kept, result.duplicates, overrides)
-    return result.kept, result.duplicates
 
 
 def sort_paragraphs(table: pa.Table) -> pa.Table:
