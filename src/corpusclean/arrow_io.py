@@ -19,16 +19,31 @@ def save_table(table: pa.Table, path: Path) -> Path:
     return path
 
 
+MAP_BYTES = 8 << 20
+"""Files at least this large are memory-mapped; smaller ones are read whole (see :func:`_open`)."""
+
+
+def _open(path: str | Path) -> pa.ipc.RecordBatchFileReader:
+    """A reader over an Arrow IPC file: read into memory when small, memory-mapped when large.
+
+    A run of many small inputs opens tens of thousands of small files;
+    reading one whole costs a quarter of mapping it (~30 vs ~130 µs).
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size < MAP_BYTES:
+            return pa.ipc.open_file(pa.py_buffer(f.read()))
+    return pa.ipc.open_file(pa.memory_map(str(path)))
+
+
 def load_table(path: str | Path) -> pa.Table:
-    return feather.read_table(path, memory_map=True)
+    return _open(path).read_all()
 
 
 def iter_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
-    """The record batches of an Arrow IPC file, memory-mapped, one at a time."""
-    with pa.memory_map(str(path)) as source:
-        reader = pa.ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            yield reader.get_batch(i)
+    """The record batches of an Arrow IPC file, one at a time."""
+    reader = _open(path)
+    for i in range(reader.num_record_batches):
+        yield reader.get_batch(i)
 
 
 class TableWriter:
