@@ -288,6 +288,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             durations["ocr(wall)"] = time.perf_counter() - t
 
         run_pool.close()  # idle workers would only add to deduplication's memory
+        pipeline.load_ocr_settings.cache_clear()  # the corrector, if one worker ran OCR in this process
         t = time.perf_counter()
         kept_path, duplicates_path = deduplicate_task(quote(paragraph_paths), cfg, work_dir, overrides)
         durations["dedup(wall)"] = time.perf_counter() - t
