@@ -11,6 +11,7 @@ from corpusclean.arrow_io import load_table
 from corpusclean.parallel import map_items
 from corpusclean.config import CleanConfig
 from corpusclean.edits import replay_edits
+from corpusclean.overrides import Overrides
 from corpusclean.read import discover_inputs
 from corpusclean.segment import join_lines
 from corpusclean.vocabulary import count_vocabulary
@@ -194,12 +195,18 @@ def test_paragraphs_are_written_in_source_then_index_order(rows, presorted: bool
     assert pipeline.sort_paragraphs(table).equals(table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")]))
 
 
-def test_deduplication_written_to_files_equals_the_tables(tmp_path) -> None:
+def test_deduplication_written_to_files_equals_the_tables(tmp_path, monkeypatch) -> None:
     shard = pipeline.prepare_shard(_seed_files(), CleanConfig())
     config = CleanConfig(workers=1)
     kept, duplicates = pipeline.deduplicate_all(shard.paragraphs, config)
     assert duplicates.num_rows > 0  # the seeds repeat paragraphs
-    counts = pipeline.deduplicate_to_files(shard.paragraphs, config, None, tmp_path / "k.arrow", tmp_path / "d.arrow")
-    assert counts == (kept.num_rows, duplicates.num_rows)
-    assert load_table(tmp_path / "k.arrow").equals(kept)
-    assert load_table(tmp_path / "d.arrow").equals(duplicates)
+
+    def whole_tables(*args):
+        raise AssertionError("with no restores the kept rows are streamed, not built whole")
+
+    monkeypatch.setattr(pipeline, "deduplicate_all", whole_tables)
+    for overrides in (None, Overrides()):  # the flow passes an empty Overrides when no reviewer restored anything
+        counts = pipeline.deduplicate_to_files(shard.paragraphs, config, overrides, tmp_path / "k.arrow", tmp_path / "d.arrow")
+        assert counts == (kept.num_rows, duplicates.num_rows)
+        assert load_table(tmp_path / "k.arrow").equals(kept)
+        assert load_table(tmp_path / "d.arrow").equals(duplicates)

@@ -377,7 +377,7 @@ def deduplicate_to_files(
     they are never all copied in memory, and the signatures the flow does not
     write are let go first. With restores to apply, the tables are built whole.
     """
-    if not config.dedup or overrides:
+    if not config.dedup or (overrides is not None and overrides.restored):
         kept, duplicates = deduplicate_all(paragraphs, config, overrides)
         save_table(kept, kept_path)
         save_table(duplicates, duplicates_path)
