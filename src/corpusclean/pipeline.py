@@ -331,7 +331,8 @@ DUPLICATE_COLUMNS = {
 def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     """Add ``word_count``, ``char_count`` and ``edit_count`` columns."""
     text = paragraphs.column("text")
-    words = pc.list_value_length(pc.utf8_split_whitespace(text))
+    # chunk by chunk: splitting the whole column at once makes a transient list of every word (~2x the text)
+    words = pa.chunked_array([pc.list_value_length(pc.utf8_split_whitespace(chunk)) for chunk in text.chunks], pa.int32())
     chars = pc.utf8_length(text)
     edit_count = _edit_counts(paragraphs, edits)
     if "ocr_edits" in paragraphs.column_names:  # internal to dedup; edit_count covers it
