@@ -189,9 +189,6 @@ class RunManifest(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
-    def to_dict(self) -> dict[str, Any]:
-        return self._data
-
 
 @flow(name="clean-corpus", log_prints=True)
 def clean_corpus(paths: list[str] | None = None, out: str = "data", config: dict[str, Any] | None = None) -> RunManifest:
@@ -268,15 +265,15 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         paragraph_paths = [e.paragraphs for e in inputs]
         if cfg.ocr:
             t = time.perf_counter()
-            pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
-            vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers, pool)
+            over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
+            vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers, over_pool)
             durations["vocabulary"] = time.perf_counter() - t
             settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
             if on_dask:
-                settings = pipeline.prepare_ocr_settings(settings_job)
+                settings_path = pipeline.prepare_ocr_settings(settings_job)
             else:  # in a worker: the OCR model's memory leaves with the pool, before deduplication
-                settings = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
-            correct_jobs = pipeline.plan_correct_jobs(inputs, settings, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
+                settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
+            correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
             else:

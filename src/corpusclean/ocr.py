@@ -520,6 +520,7 @@ class OcrCorrector:
                 claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
         plain = _SKIP_HINT_RE.search(text) is None  # no URL or code-like chunk: words are plain matches
         matches: list[regex.Match[str]] | None = None
+        tokens: list[str] | None = None
         if not edits and not broken and vocabulary and plain:
             # Fast path: a paragraph whose every token the map decided to keep needs no per-token
             # loop, only (if it has any) the context map's tokens weighed against their neighbours.
@@ -559,7 +560,7 @@ class OcrCorrector:
             for offset, before, after, rule, confidence in self._token_edits(token):
                 edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
         if matches and self._contexts:
-            edits = self._weigh_context(text, matches, edits, claimed, [m.group() for m in matches])
+            edits = self._weigh_context(text, matches, edits, claimed, tokens or [m.group() for m in matches])
         return self._finish(text, edits)
 
     @staticmethod

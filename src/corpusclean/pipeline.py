@@ -22,7 +22,7 @@ import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +36,9 @@ from corpusclean.encoding import repair_encoding
 from corpusclean.overrides import Overrides, apply_restores, apply_rejections
 from corpusclean.read import Document, FileReport, InputFile, can_stream, read_input, stream_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_documents, segment_stream
+
+if TYPE_CHECKING:
+    from corpusclean.dedup import DedupResult
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -140,6 +143,10 @@ def clean_segmented(
     return paragraphs, edits
 
 
+VOCABULARY_JOBS_PER_WORKER = 4
+"""Groups of files per worker when the vocabulary is counted over a pool (balances uneven groups)."""
+
+
 def count_run_vocabulary(
     paragraph_paths: Sequence[Path], workers: int = 1, map_items: MapItems | None = None
 ) -> collections.Counter[str]:
@@ -147,8 +154,7 @@ def count_run_vocabulary(
 
     The same counts, in the same order, as :func:`corpusclean.ocr.count_vocabulary`
     over the paragraphs of ``paragraph_paths`` in that order (see
-    :mod:`corpusclean.vocabulary`); the Arrow files are memory-mapped, not copied.
-    With ``map_items`` (``map_items(fn, items)``, e.g. over the run's process
+    :mod:`corpusclean.vocabulary`). With ``map_items`` (``map_items(fn, items)``, e.g. over the run's process
     pool), contiguous groups of files are opened and counted in parallel and
     merged in order: a run of tens of thousands of small inputs spends more
     time opening their files than counting.
@@ -160,10 +166,6 @@ def count_run_vocabulary(
     bounds = np.linspace(0, len(paragraph_paths), min(len(paragraph_paths), workers * VOCABULARY_JOBS_PER_WORKER) + 1)
     groups = [tuple(paragraph_paths[lo:hi]) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
     return words_of_runs(merge_runs(map_items(count_path_runs, groups)))
-
-
-VOCABULARY_JOBS_PER_WORKER = 4
-"""Groups of files per worker when the vocabulary is counted over a pool (balances uneven groups)."""
 
 
 def count_path_runs(paragraph_paths: Sequence[Path]) -> tuple[list[str], list[int]]:
@@ -395,7 +397,7 @@ def deduplicate_to_files(
     return len(kept_rows.rows), duplicates.num_rows
 
 
-def _deduplicate(paragraphs: pa.Table, config: CleanConfig):
+def _deduplicate(paragraphs: pa.Table, config: CleanConfig) -> "DedupResult":
     from corpusclean.dedup import deduplicate
 
     return deduplicate(
@@ -601,7 +603,7 @@ class CorrectJob:
 
     number: int
     inputs: tuple[PreparedInput, ...]
-    settings: Path
+    settings_path: Path
     """The run's pickled :class:`OcrSettings` (:func:`load_ocr_settings`), written once for all shards."""
     work_dir: Path
 
@@ -646,7 +648,7 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
     in the output.
     """
     start = time.perf_counter()
-    settings = load_ocr_settings(job.settings)
+    settings = load_ocr_settings(job.settings_path)
     base = job.work_dir / f"ocr-{job.number:05d}"
     with TableWriter(base / "corrected.arrow") as paragraphs_out, TableWriter(base / "edits-ocr.arrow") as edits_out:
         pending: list[pa.RecordBatch] = []
