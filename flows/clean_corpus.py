@@ -76,12 +76,12 @@ def hash_task(files: list[InputFile], fingerprint: str) -> list[tuple[InputFile,
 
 
 @task(name="prepare-shard", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
-def prepare_shard_task(job: pipeline.PrepareJob) -> list[PreparedInput]:
+def prepare_shard_task(job: pipeline.PrepareJob) -> pipeline.PreparedJob:
     return pipeline.prepare_job(job)
 
 
 @task(name="prepare-shards", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
-def prepare_shards_task(jobs: list[pipeline.PrepareJob], workers: int) -> list[list[PreparedInput]]:
+def prepare_shards_task(jobs: list[pipeline.PrepareJob], workers: int) -> list[pipeline.PreparedJob]:
     return run_pool.map_items(pipeline.prepare_job, jobs, workers)
 
 
@@ -240,11 +240,13 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         t = time.perf_counter()
         hits = {key: cache.get(key) for _, key in keyed} if cfg.incremental else {}
         missing = [(f, k) for f, k in keyed if hits.get(k) is None]
-        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, cfg.workers if not on_dask else max(cfg.workers, 2), overrides)
+        shards = cfg.workers if not on_dask else max(cfg.workers, 2)
+        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_runs=cfg.ocr)
         if on_dask:
-            fresh = [entry for f in prepare_shard_task.map(jobs) for entry in f.result()]
+            prepared = [f.result() for f in prepare_shard_task.map(jobs)]
         else:
-            fresh = [entry for shard in prepare_shards_task(quote(jobs), cfg.workers) for entry in shard]
+            prepared = prepare_shards_task(quote(jobs), cfg.workers)
+        fresh = [entry for job in prepared for entry in job.entries]
         durations["prepare(wall)"] = time.perf_counter() - t
         for entry in fresh:
             for stage, seconds in entry.seconds.items():
@@ -266,7 +268,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         if cfg.ocr:
             t = time.perf_counter()
             over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
-            vocabulary = pipeline.count_run_vocabulary([e.paragraphs for e in inputs], cfg.workers, over_pool)
+            vocabulary = pipeline.run_vocabulary(inputs, prepared, cfg.workers, over_pool)
             durations["vocabulary"] = time.perf_counter() - t
             settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
             if on_dask:

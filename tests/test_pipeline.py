@@ -169,7 +169,7 @@ def test_prepare_job_batches_files_into_the_same_entries_as_one_by_one(tmp_path,
     keyed = tuple((f, f"k{i}") for i, f in enumerate(files))
     config = CleanConfig()
     monkeypatch.setattr(pipeline, "PREPARE_BATCH_BYTES", batch_bytes)
-    batched = pipeline.prepare_job(pipeline.PrepareJob(keyed, config, tmp_path / "batched"))
+    batched = pipeline.prepare_job(pipeline.PrepareJob(keyed, config, tmp_path / "batched")).entries
     alone = PreparedCache(tmp_path / "alone")
     for (item, key), entry in zip(keyed, batched):
         shard = pipeline.prepare_shard([item], config)

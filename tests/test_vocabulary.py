@@ -9,11 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpusclean import ocr, pipeline
+from corpusclean import ocr, pipeline, read
 from corpusclean.arrow_io import save_table
+from corpusclean.cache import PreparedCache
+from corpusclean.config import CleanConfig
+from corpusclean.read import discover_inputs
 from corpusclean.vocabulary import count_vocabulary
 from _seed_paragraphs import seed_paragraphs
-from conftest import SEEDS
+from conftest import SEED_000, SEED_003, SEEDS
 
 
 def reference_count(texts):
@@ -78,3 +81,34 @@ def test_run_vocabulary_over_prepared_files_is_their_concatenation(tmp_path) -> 
     # groups of files counted apart (as over a process pool) and merged in order
     _same(pipeline.count_run_vocabulary(paths, workers=2, map_items=lambda fn, items: [fn(i) for i in items]), reference_count(texts))
     assert pipeline.count_run_vocabulary([]) == collections.Counter()
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 3000, 8 << 20])
+def test_prepare_jobs_count_the_runs_the_cached_entries_hold(tmp_path, monkeypatch, batch_bytes: int) -> None:
+    """Runs counted while preparing give the vocabulary of the prepared entries, in the same order;
+    with an input reused from the cache, the entries are counted again."""
+    (tmp_path / "in").mkdir()
+    for i, text in enumerate(_seed_texts()[2:40]):
+        (tmp_path / "in" / f"p{i:02d}.txt").write_text(text + "\n\nShared boilerplate line.\n", encoding="utf-8")
+    big = (SEED_000.read_text(encoding="utf-8") + "\n\n" + SEED_003.read_text(encoding="utf-8") + "\n\n") * 8
+    (tmp_path / "in" / "p20-big.txt").write_text(big, encoding="utf-8")  # streamed, between small files
+    monkeypatch.setattr(read, "STREAM_MIN_BYTES", 50_000)
+    monkeypatch.setattr(read, "STREAM_CHUNK_BYTES", 40_000)
+    monkeypatch.setattr(pipeline, "PREPARE_BATCH_BYTES", batch_bytes)
+    files, _ = discover_inputs([SEEDS, tmp_path / "in"])
+    assert any(read.can_stream(f) for f in files)
+    keyed = [(f, f"k{i}") for i, f in enumerate(files)]
+    thirds = (0, len(keyed) // 3, 2 * len(keyed) // 3, len(keyed))
+    jobs = [pipeline.PrepareJob(tuple(keyed[a:b]), CleanConfig(), tmp_path / "cache", count_runs=True)
+            for a, b in zip(thirds, thirds[1:])]
+    prepared = [pipeline.prepare_job(job) for job in jobs]
+    inputs = sorted((e for job in prepared for e in job.entries), key=lambda e: e.source)
+    want = pipeline.count_run_vocabulary([e.paragraphs for e in inputs])
+    assert [e.key for job in prepared for e in job.entries] == [e.key for e in inputs]
+    _same(pipeline.run_vocabulary(inputs, prepared), want)
+    # one input reused from the cache, so not among the jobs' entries: every entry is counted again
+    rest = [pipeline.prepare_job(pipeline.PrepareJob(job.files[1:] if i == 0 else job.files, CleanConfig(), tmp_path / "c2",
+                                                    count_runs=True)) for i, job in enumerate(jobs)]
+    reused = PreparedCache(tmp_path / "cache").get(jobs[0].files[0][1])
+    assert reused is not None
+    _same(pipeline.run_vocabulary(sorted([reused, *(e for job in rest for e in job.entries)], key=lambda e: e.source), rest), want)

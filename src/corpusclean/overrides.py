@@ -35,7 +35,9 @@ from corpusclean import audit
 from corpusclean.edits import Edit, replay_edits
 from corpusclean.segment import join_lines
 from corpusclean.lock import output_lock
-from corpusclean.write import COMPRESSION, DATASETS, MANIFEST, REPORT, SNAPSHOTS, commit_snapshot, current_snapshot, new_snapshot
+from corpusclean.write import (
+    COMPRESSION, DATASETS, MANIFEST, REPORT, SNAPSHOTS, commit_snapshot, current_snapshot, new_snapshot, write_manifest,
+)
 
 OVERRIDES_FILE = "overrides.json"
 FORMAT_VERSION = 1
@@ -211,7 +213,7 @@ def _commit_change(root: Path, rewrites: Mapping[str, PartTransform], overrides:
                 _link_dataset(source / name, staging / name)
         manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8")) if (source / MANIFEST).is_file() else {}
         _recount(staging)(manifest)
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        write_manifest(staging, manifest)
         try:
             from corpusclean.report import write_report
 

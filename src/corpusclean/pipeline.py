@@ -168,6 +168,24 @@ def count_run_vocabulary(
     return words_of_runs(merge_runs(map_items(count_path_runs, groups)))
 
 
+def run_vocabulary(
+    inputs: Sequence[PreparedInput], prepared: Sequence[PreparedJob], workers: int = 1, map_items: MapItems | None = None
+) -> collections.Counter[str]:
+    """The OCR vocabulary of a run's ``inputs`` (in their order): :func:`count_run_vocabulary`'s counts.
+
+    When ``prepared`` -- this run's prepare jobs, in order -- counted the
+    runs of exactly these inputs in this order (a first or full run), their
+    counts are merged; otherwise (inputs reused from the cache) every
+    input's prepared paragraphs are counted again.
+    """
+    from corpusclean.vocabulary import merge_runs, words_of_runs
+
+    fresh = [entry.key for job in prepared for entry in job.entries]
+    if fresh == [entry.key for entry in inputs] and all(job.runs is not None for job in prepared):
+        return words_of_runs(merge_runs(job.runs for job in prepared if job.runs is not None))
+    return count_run_vocabulary([entry.paragraphs for entry in inputs], workers, map_items)
+
+
 def count_path_runs(paragraph_paths: Sequence[Path]) -> tuple[list[str], list[int]]:
     """The space-delimited runs of the prepared paragraphs in ``paragraph_paths``, with counts, in order of first occurrence."""
     from corpusclean.vocabulary import count_runs
@@ -505,13 +523,30 @@ class PrepareJob:
     config: CleanConfig
     cache_root: Path
     overrides: Overrides | None = None
+    count_runs: bool = False
+    """Also count the prepared paragraphs' runs for the OCR vocabulary (see :class:`PreparedJob`)."""
+
+
+@dataclass
+class PreparedJob:
+    """What :func:`prepare_job` made: the cache entries, in file order, and (if asked) their runs.
+
+    ``runs`` are the space-delimited runs of every prepared paragraph of the
+    job, in file order, with counts, in order of first occurrence (as
+    :func:`count_path_runs` over the entries): counted while the text is in
+    memory, so the OCR vocabulary of a run whose inputs were all prepared
+    now need not open each input's cache entry again.
+    """
+
+    entries: list[PreparedInput]
+    runs: tuple[list[str], list[int]] | None = None
 
 
 PREPARE_BATCH_BYTES = 8 << 20
 """Text of the small files segmented and repaired together in one call (see :func:`prepare_job`)."""
 
 
-def prepare_job(job: PrepareJob) -> list[PreparedInput]:
+def prepare_job(job: PrepareJob) -> PreparedJob:
     """Prepare each file of the shard and store it in the cache; returns the entries, in file order.
 
     Small files -- often tens of thousands of them -- are read one by one but
@@ -519,18 +554,35 @@ def prepare_job(job: PrepareJob) -> list[PreparedInput]:
     (one compiled segmentation pass, one encoding-stage table), then cut back
     into one cache entry per file: the same rows as :func:`prepare_shard` on
     each file alone, without its fixed cost per file. Large plain-text files
-    are streamed (:func:`prepare_streamed`).
+    are streamed (:func:`prepare_streamed`). With ``job.count_runs``, the
+    prepared text's runs are counted too, in file order.
     """
+    from corpusclean.vocabulary import count_runs, merge_runs
+
     cache = PreparedCache(job.cache_root)
     out: list[PreparedInput | None] = [None] * len(job.files)
+    runs: list[tuple[list[str], list[int]]] = []
     pending: list[tuple[int, str, Document | None, FileReport]] = []
     pending_bytes = 0
     read_seconds = 0.0
+
+    def flush() -> None:
+        nonlocal pending, pending_bytes, read_seconds
+        if pending:
+            paragraphs = _prepare_batch(pending, read_seconds, job, cache, out)
+            if job.count_runs:
+                counted = count_runs(paragraphs.column("text"))
+                runs.append((list(counted), list(counted.values())))
+        pending, pending_bytes, read_seconds = [], 0, 0.0
+
     for position, (item, key) in enumerate(job.files):
         if can_stream(item):
+            flush()  # the files before it first: runs are counted in file order
             streamed = prepare_streamed(item, key, job.config, job.overrides, cache)
             if streamed is not None:
                 out[position] = streamed
+                if job.count_runs:
+                    runs.append(count_path_runs([streamed.paragraphs]))
                 continue
         start = time.perf_counter()
         document, report = read_input(item, text_field=job.config.text_field)
@@ -538,12 +590,11 @@ def prepare_job(job: PrepareJob) -> list[PreparedInput]:
         pending.append((position, key, document, report))
         pending_bytes += len(document.text) if document is not None else 0
         if pending_bytes >= PREPARE_BATCH_BYTES:
-            _prepare_batch(pending, read_seconds, job, cache, out)
-            pending, pending_bytes, read_seconds = [], 0, 0.0
-    if pending:
-        _prepare_batch(pending, read_seconds, job, cache, out)
+            flush()
+    flush()
     assert all(entry is not None for entry in out)
-    return out  # type: ignore[return-value]
+    merged = merge_runs(runs) if job.count_runs else None
+    return PreparedJob(out, (list(merged), list(merged.values())) if merged is not None else None)  # type: ignore[arg-type]
 
 
 def _prepare_batch(
@@ -552,8 +603,8 @@ def _prepare_batch(
     job: PrepareJob,
     cache: PreparedCache,
     out: list[PreparedInput | None],
-) -> None:
-    """Segment and repair the read documents of ``batch`` together, then cache one entry per file."""
+) -> pa.Table:
+    """Segment and repair the read documents of ``batch`` together, then cache one entry per file; returns their paragraphs."""
     seconds: dict[str, float] = {"read": read_seconds}
     start = time.perf_counter()
     documents = [(document.source, document.text) for _, _, document, _ in batch if document is not None]
@@ -587,14 +638,20 @@ def _prepare_batch(
     for i, ((position, key, _, report), (first, end)) in enumerate(zip(batch, ranges)):
         mine = edits.take(pa.array(edit_rows[i], pa.int64())) if edit_rows[i] else EDIT_SCHEMA.empty_table()
         out[position] = cache.put(key, paragraphs.slice(first, end - first), mine, report, seconds if i == 0 else {})
+    return paragraphs
 
 
 def plan_prepare_jobs(
-    files: Sequence[tuple[InputFile, str]], config: CleanConfig, cache_root: Path, shards: int, overrides: Overrides | None = None
+    files: Sequence[tuple[InputFile, str]],
+    config: CleanConfig,
+    cache_root: Path,
+    shards: int,
+    overrides: Overrides | None = None,
+    count_runs: bool = False,
 ) -> list[PrepareJob]:
     planned = plan_shards([f for f, _ in files], shards)
     key_of = {id(f): k for f, k in files}
-    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides) for shard in planned]
+    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, count_runs) for shard in planned]
 
 
 @dataclass(frozen=True)

@@ -169,8 +169,28 @@ def write_snapshot_files(
     with ThreadPoolExecutor(max_workers=len(DATASETS)) as pool:
         parts_of = dict(zip(DATASETS, pool.map(lambda name: write_dataset(tables[name], staging / name), DATASETS)))
     written = {name: [f"{name}/{p.name}" for p in parts_of[name]] for name in DATASETS}
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    write_manifest(staging, manifest)
     return written
+
+
+def manifest_json(manifest: Mapping[str, Any]) -> str:
+    """The manifest as JSON: indented, but each ``inputs`` row on one line.
+
+    A run of tens of thousands of inputs would otherwise spend seconds in
+    the json module's pure-Python indenting encoder (1.5 s for 36,000 rows);
+    each row alone goes through its C encoder, and the file stays one row a line.
+    """
+    inputs = manifest.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        return json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    marker = f"__inputs_{uuid.uuid4().hex}__"  # a placeholder no value of the manifest can equal
+    head = json.dumps({**manifest, "inputs": marker}, indent=2, ensure_ascii=False, default=str)
+    rows = ",\n    ".join(json.dumps(row, ensure_ascii=False, default=str) for row in inputs)
+    return head.replace(json.dumps(marker), "[\n    " + rows + "\n  ]", 1) + "\n"
+
+
+def write_manifest(snapshot: Path, manifest: Mapping[str, Any]) -> None:
+    (snapshot / MANIFEST).write_text(manifest_json(manifest), encoding="utf-8")
 
 
 def write_outputs(
