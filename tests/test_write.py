@@ -4,6 +4,8 @@ import os
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpusclean import write
 from corpusclean.write import clean_stale, write_outputs
@@ -70,3 +72,18 @@ def test_old_layout_with_real_directories_is_migrated(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
     write_outputs(tmp_path, _tables(2), {"run_id": "new"})
     assert (tmp_path / "paragraphs").is_symlink() and ds.dataset(tmp_path / "paragraphs").count_rows() == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    inputs=st.lists(st.fixed_dictionaries({"source": st.text(), "paragraphs": st.integers(), "warnings": st.lists(st.text())}), max_size=5),
+    extra=st.dictionaries(st.text(max_size=8), st.one_of(st.text(), st.integers(), st.none()), max_size=4),
+)
+def test_manifest_json_is_the_manifest_with_one_input_row_a_line(inputs, extra) -> None:
+    manifest = {**extra, "inputs": inputs}
+    text = write.manifest_json(manifest)
+    assert json.loads(text) == manifest
+    if inputs:
+        lines = text.split("\n")  # not splitlines(): rows may hold U+0085 or U+2028, which JSON leaves as they are
+        first = lines.index('  "inputs": [') + 1
+        assert [json.loads(line.strip().rstrip(",")) for line in lines[first : first + len(inputs)]] == inputs
