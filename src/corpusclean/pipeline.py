@@ -20,6 +20,7 @@ import functools
 import os
 import pickle
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -351,8 +352,7 @@ DUPLICATE_COLUMNS = {
 def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     """Add ``word_count``, ``char_count`` and ``edit_count`` columns."""
     text = paragraphs.column("text")
-    # chunk by chunk: splitting the whole column at once makes a transient list of every word (~2x the text)
-    words = pa.chunked_array([pc.list_value_length(pc.utf8_split_whitespace(chunk)) for chunk in text.chunks], pa.int32())
+    words = _word_counts(text)
     chars = pc.utf8_length(text)
     edit_count = _edit_counts(paragraphs, edits)
     if "ocr_edits" in paragraphs.column_names:  # internal to dedup; edit_count covers it
@@ -362,6 +362,33 @@ def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
         .append_column("char_count", pc.cast(chars, pa.int64()))
         .append_column("edit_count", edit_count)
     )
+
+
+WORD_COUNT_PIECE_ROWS = 16384
+"""Paragraphs whose words are counted in one call (see :func:`_word_counts`)."""
+
+
+def _word_counts(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whitespace-separated words of each text, piece by piece, on one thread per core.
+
+    Pieces bound the memory: splitting the whole column at once makes a
+    transient list of every word (~2x the text). Arrow's kernels release the
+    GIL, so the pieces are counted in parallel (1.4 -> 0.7 s for 244,000
+    paragraphs on 2 cores).
+    """
+    pieces = [
+        chunk.slice(offset, WORD_COUNT_PIECE_ROWS)
+        for chunk in text.chunks
+        for offset in range(0, len(chunk), WORD_COUNT_PIECE_ROWS)
+    ]
+
+    def count(piece: pa.Array) -> pa.Array:
+        return pc.list_value_length(pc.utf8_split_whitespace(piece))
+
+    if len(pieces) < 2:
+        return pa.chunked_array([count(p) for p in pieces], pa.int32())
+    with ThreadPoolExecutor(max_workers=min(len(pieces), os.cpu_count() or 1)) as pool:
+        return pa.chunked_array(list(pool.map(count, pieces)), pa.int32())
 
 
 def no_dedup(paragraphs: pa.Table) -> tuple[pa.Table, pa.Table]:

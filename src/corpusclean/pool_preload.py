@@ -8,13 +8,22 @@ first shard (~0.5 s per kernel family per worker).
 
 from __future__ import annotations
 
-from corpusclean import encoding, pipeline, read, segment  # noqa: F401
+import numpy as np
+
+from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, segment  # noqa: F401
 
 
 def _warm_up() -> None:
     try:
         encoding.diff_edits("a b c", "a x c", "warm-up")
         segment.segment_documents([("warm-up.txt", "One paragraph.\n\nAnother one, a little longer.")])
+        # The OCR candidate search's kernels (not its data: the lexicon and tries are built by the
+        # worker that needs them): ~0.9 s off building the run's corrector, which no other work overlaps.
+        lexicon = ocr_search.Trie(["the", "he"])
+        search = ocr_search.CandidateSearch(lexicon, ocr_search.Trie(["tbe"]), ocr_model.load_confusion_arrays())
+        prior = np.zeros(len(lexicon.words), np.float64)
+        search.prefetch(["tbe"], [1], 1e-6, prior)
+        search.search("hc", 1, 1e-6, prior)
     except Exception:  # a warm-up only: the workers load whatever this did not
         pass
 
