@@ -30,6 +30,7 @@ import json
 import shutil
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -43,12 +44,14 @@ from prefect.utilities.annotations import quote
 
 from corpusclean import pipeline
 from corpusclean.arrow_io import load_table
+from corpusclean.audit import Output
 from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
 from corpusclean import run_pool
 from corpusclean.read import FileReport, InputFile, discover_inputs
+from corpusclean.report import report_page, save_page
 from corpusclean.segment import PARAGRAPH_SCHEMA
 from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_snapshot_files
 
@@ -115,9 +118,13 @@ def write_task(out_dir: Path, kept_path: Path, duplicates_path: Path, edit_paths
     manifest["counts"] = pipeline.counts([i["status"] for i in manifest["inputs"]], kept, duplicates, corrections)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
     staging = new_snapshot(out_dir)
+    tables = {"paragraphs": kept, "duplicates": duplicates, "corrections": corrections}
     try:
-        write_snapshot_files(staging, {"paragraphs": kept, "duplicates": duplicates, "corrections": corrections}, manifest)
-        _write_report(staging, logger)
+        # The report is built from the tables in memory while their Parquet files are written (both release the GIL).
+        with ThreadPoolExecutor(max_workers=1) as background:
+            page = background.submit(report_page, Output(staging, tables, manifest))
+            write_snapshot_files(staging, tables, manifest)
+            _save_report(page, staging / REPORT, logger)
         commit_snapshot(out_dir, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -125,11 +132,9 @@ def write_task(out_dir: Path, kept_path: Path, duplicates_path: Path, edit_paths
     return manifest
 
 
-def _write_report(snapshot: Path, logger) -> None:
-    from corpusclean.report import write_report
-
+def _save_report(page: Future[str], target: Path, logger) -> None:
     try:
-        write_report(snapshot, snapshot / REPORT)
+        save_page(page.result(), target)
     except Exception as exc:  # the report is a view of the data: never lose the data for it
         logger.warning("could not write %s: %s: %s", REPORT, type(exc).__name__, exc)
 

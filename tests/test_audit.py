@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -310,6 +311,17 @@ def test_report_data_respects_the_budget(out):
     assert len(everything["clusters"][0]["removed"]) == len(REMOVED)  # it all fits: no per-cluster cap
     assert len(data["corrections"]) == 1 and data["corrections_total"] == 3
     assert data["corrections"][0][6] == 0.93 and data["corrections"][0][8].startswith(" in Berlin")
+
+
+def test_report_of_tables_in_memory_is_the_report_of_their_files(out):
+    """The flow builds the report from the tables it is writing: the page must be the one the files give."""
+    tables = {name: pq.read_table(out / name) for name in audit.DATASETS}
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    in_memory = report_data(audit.Output(out, tables, manifest), Budget(removals=2, per_cluster=2, corrections=2))
+    from_files = report_data(out, Budget(removals=2, per_cluster=2, corrections=2))
+    for data in (in_memory, from_files):
+        data.pop("generated_at")
+    assert in_memory == from_files and in_memory["clusters"] and in_memory["corrections"]
 
 
 def test_report_file_is_self_contained(out, tmp_path):

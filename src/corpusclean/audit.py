@@ -10,9 +10,9 @@ is materialised). :mod:`corpusclean.audit_view` renders them for the terminal,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -36,9 +36,16 @@ class UnknownId(AuditError, LookupError):
 
 @dataclass(frozen=True)
 class Output:
-    """A run's output directory, checked to hold the three datasets."""
+    """A run's output directory, checked to hold the three datasets.
+
+    ``tables`` and ``manifest``, when given, are that output's datasets and
+    manifest already in memory (a run about to write them): queries scan them
+    instead of the files, so the report can be built while the files are written.
+    """
 
     root: Path
+    tables: Mapping[str, pa.Table] | None = field(default=None, compare=False, repr=False)
+    manifest: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def parts(self, name: str) -> str:
         """DuckDB ``read_parquet`` argument for one dataset (a glob over its part files)."""
@@ -64,7 +71,10 @@ def connect(output: Output) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the three datasets as views."""
     con = duckdb.connect(":memory:")
     for name in DATASETS:
-        con.execute(f"create view {name} as select * from read_parquet('{output.parts(name)}')")
+        if output.tables is not None:
+            con.register(name, output.tables[name])
+        else:
+            con.execute(f"create view {name} as select * from read_parquet('{output.parts(name)}')")
     return con
 
 
@@ -78,6 +88,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 
 def load_manifest(output: Output) -> dict[str, Any]:
     """The run's manifest (empty dict if absent: the datasets alone are still auditable)."""
+    if output.manifest is not None:
+        return dict(output.manifest)
     try:
         return json.loads(output.manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:

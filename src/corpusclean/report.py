@@ -123,9 +123,12 @@ def _corrections(output: audit.Output, limit: int) -> list[list[Any]]:
     return [list(r.values()) for r in rows.to_pylist()]
 
 
-def report_data(out_dir: Path, budget: Budget = Budget()) -> dict[str, Any]:
-    """Everything the page shows, as JSON-ready values (see the page's ``render*`` functions)."""
-    output = audit.open_output(out_dir)
+def report_data(out_dir: Path | audit.Output, budget: Budget = Budget()) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready values (see the page's ``render*`` functions).
+
+    ``out_dir`` may be an :class:`~corpusclean.audit.Output` whose tables are in memory.
+    """
+    output = out_dir if isinstance(out_dir, audit.Output) else audit.open_output(out_dir)
     summary = audit.summary(output)
     overrides = load_overrides(output.root)
     if summary["paragraphs"]["removed"] <= budget.removals:  # everything fits: no per-cluster caps
@@ -209,10 +212,18 @@ def write_report(out_dir: Path, path: Path | None = None, budget: Budget = Budge
         target = snapshot / REPORT_FILE if snapshot is not None else published
     else:
         published = target = Path(path)
-    data = _json_safe(report_data(out_dir, budget))
-    page = render_html(data)
+    save_page(report_page(out_dir, budget), target)
+    return published if published.resolve() == target.resolve() else target
+
+
+def report_page(output: Path | audit.Output, budget: Budget = Budget()) -> str:
+    """The report page for an output directory, or for an :class:`~corpusclean.audit.Output` held in memory."""
+    return render_html(_json_safe(report_data(output, budget)))
+
+
+def save_page(page: str, target: Path) -> None:
+    """Write ``page`` to ``target`` under a temporary name and rename it: an open report is never half-written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".staging-{target.name}-{uuid.uuid4().hex[:8]}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, target)
-    return published if published.resolve() == target.resolve() else target
