@@ -274,12 +274,15 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             t = time.perf_counter()
             over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
             vocabulary = pipeline.run_vocabulary(inputs, prepared, cfg.workers, over_pool)
+            del prepared  # the jobs' runs: millions of strings on a large corpus, needed no more
             durations["vocabulary"] = time.perf_counter() - t
             settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
+            del vocabulary
             if on_dask:
                 settings_path = pipeline.prepare_ocr_settings(settings_job)
             else:  # in a worker: the OCR model's memory leaves with the pool, before deduplication
                 settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
+            del settings_job  # and its vocabulary: the corrector has it, in the settings file
             correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
