@@ -246,7 +246,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         hits = {key: cache.get(key) for _, key in keyed} if cfg.incremental else {}
         missing = [(f, k) for f, k in keyed if hits.get(k) is None]
         shards = cfg.workers if not on_dask else max(cfg.workers, 2)
-        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_runs=cfg.ocr)
+        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_vocabulary=cfg.ocr)
         if on_dask:
             prepared = [f.result() for f in prepare_shard_task.map(jobs)]
         else:
@@ -274,7 +274,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             t = time.perf_counter()
             over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
             vocabulary = pipeline.run_vocabulary(inputs, prepared, cfg.workers, over_pool)
-            del prepared  # the jobs' runs: millions of strings on a large corpus, needed no more
+            del prepared  # the jobs' vocabularies: millions of strings on a large corpus, needed no more
             durations["vocabulary"] = time.perf_counter() - t
             settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
             del vocabulary

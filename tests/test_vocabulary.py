@@ -84,8 +84,8 @@ def test_run_vocabulary_over_prepared_files_is_their_concatenation(tmp_path) -> 
 
 
 @pytest.mark.parametrize("batch_bytes", [1, 3000, 8 << 20])
-def test_prepare_jobs_count_the_runs_the_cached_entries_hold(tmp_path, monkeypatch, batch_bytes: int) -> None:
-    """Runs counted while preparing give the vocabulary of the prepared entries, in the same order;
+def test_prepare_jobs_count_the_vocabulary_the_cached_entries_hold(tmp_path, monkeypatch, batch_bytes: int) -> None:
+    """Words counted while preparing give the vocabulary of the prepared entries, in the same order;
     with an input reused from the cache, the entries are counted again."""
     (tmp_path / "in").mkdir()
     for i, text in enumerate(_seed_texts()[2:40]):
@@ -99,7 +99,7 @@ def test_prepare_jobs_count_the_runs_the_cached_entries_hold(tmp_path, monkeypat
     assert any(read.can_stream(f) for f in files)
     keyed = [(f, f"k{i}") for i, f in enumerate(files)]
     thirds = (0, len(keyed) // 3, 2 * len(keyed) // 3, len(keyed))
-    jobs = [pipeline.PrepareJob(tuple(keyed[a:b]), CleanConfig(), tmp_path / "cache", count_runs=True)
+    jobs = [pipeline.PrepareJob(tuple(keyed[a:b]), CleanConfig(), tmp_path / "cache", count_vocabulary=True)
             for a, b in zip(thirds, thirds[1:])]
     prepared = [pipeline.prepare_job(job) for job in jobs]
     inputs = sorted((e for job in prepared for e in job.entries), key=lambda e: e.source)
@@ -108,7 +108,18 @@ def test_prepare_jobs_count_the_runs_the_cached_entries_hold(tmp_path, monkeypat
     _same(pipeline.run_vocabulary(inputs, prepared), want)
     # one input reused from the cache, so not among the jobs' entries: every entry is counted again
     rest = [pipeline.prepare_job(pipeline.PrepareJob(job.files[1:] if i == 0 else job.files, CleanConfig(), tmp_path / "c2",
-                                                    count_runs=True)) for i, job in enumerate(jobs)]
+                                                    count_vocabulary=True)) for i, job in enumerate(jobs)]
     reused = PreparedCache(tmp_path / "cache").get(jobs[0].files[0][1])
     assert reused is not None
     _same(pipeline.run_vocabulary(sorted([reused, *(e for job in rest for e in job.entries)], key=lambda e: e.source), rest), want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_TEXT, max_size=12), cuts=st.lists(st.integers(0, 12), max_size=4))
+def test_parts_vocabularies_merged_in_order_are_the_whole_vocabulary(texts: list[str], cuts: list[int]) -> None:
+    """What run_vocabulary relies on: each part's words, merged in part order, count and order as the whole."""
+    from corpusclean.vocabulary import count_runs, merge_runs, words_of_runs
+
+    bounds = sorted({0, len(texts), *(min(c, len(texts)) for c in cuts)})
+    parts = [words_of_runs(count_runs(texts[a:b])) for a, b in zip(bounds, bounds[1:])]
+    _same(merge_runs((list(p), list(p.values())) for p in parts), reference_count(texts))

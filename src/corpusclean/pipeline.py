@@ -179,11 +179,13 @@ def run_vocabulary(
     counts are merged; otherwise (inputs reused from the cache) every
     input's prepared paragraphs are counted again.
     """
-    from corpusclean.vocabulary import merge_runs, words_of_runs
+    from corpusclean.vocabulary import merge_runs
 
     fresh = [entry.key for job in prepared for entry in job.entries]
-    if fresh == [entry.key for entry in inputs] and all(job.runs is not None for job in prepared):
-        return words_of_runs(merge_runs(job.runs for job in prepared if job.runs is not None))
+    if fresh == [entry.key for entry in inputs] and all(job.vocabulary is not None for job in prepared):
+        # Each job's words in order of first occurrence, merged in job order: a word new to a job first
+        # occurs there in a run new to it too, so the order is the one the merged runs would give.
+        return merge_runs(job.vocabulary for job in prepared if job.vocabulary is not None)
     return count_run_vocabulary([entry.paragraphs for entry in inputs], workers, map_items)
 
 
@@ -550,23 +552,24 @@ class PrepareJob:
     config: CleanConfig
     cache_root: Path
     overrides: Overrides | None = None
-    count_runs: bool = False
-    """Also count the prepared paragraphs' runs for the OCR vocabulary (see :class:`PreparedJob`)."""
+    count_vocabulary: bool = False
+    """Also count the prepared paragraphs' words for the OCR vocabulary (see :class:`PreparedJob`)."""
 
 
 @dataclass
 class PreparedJob:
-    """What :func:`prepare_job` made: the cache entries, in file order, and (if asked) their runs.
+    """What :func:`prepare_job` made: the cache entries, in file order, and (if asked) their vocabulary.
 
-    ``runs`` are the space-delimited runs of every prepared paragraph of the
-    job, in file order, with counts, in order of first occurrence (as
-    :func:`count_path_runs` over the entries): counted while the text is in
-    memory, so the OCR vocabulary of a run whose inputs were all prepared
-    now need not open each input's cache entry again.
+    ``vocabulary`` holds the words of every prepared paragraph of the job,
+    with counts, in order of first occurrence (as :func:`count_run_vocabulary`
+    over the entries): counted while the text is in memory, so the OCR
+    vocabulary of a run whose inputs were all prepared now need not open each
+    input's cache entry again. Words, not runs: a job has several times fewer
+    distinct words than runs (``word``, ``word,``, ``(word``) to send back.
     """
 
     entries: list[PreparedInput]
-    runs: tuple[list[str], list[int]] | None = None
+    vocabulary: tuple[list[str], list[int]] | None = None
 
 
 PREPARE_BATCH_BYTES = 8 << 20
@@ -581,10 +584,10 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     (one compiled segmentation pass, one encoding-stage table), then cut back
     into one cache entry per file: the same rows as :func:`prepare_shard` on
     each file alone, without its fixed cost per file. Large plain-text files
-    are streamed (:func:`prepare_streamed`). With ``job.count_runs``, the
-    prepared text's runs are counted too, in file order.
+    are streamed (:func:`prepare_streamed`). With ``job.count_vocabulary``,
+    the prepared text's words are counted too, in file order.
     """
-    from corpusclean.vocabulary import count_runs, merge_runs
+    from corpusclean.vocabulary import count_runs, merge_runs, words_of_runs
 
     cache = PreparedCache(job.cache_root)
     out: list[PreparedInput | None] = [None] * len(job.files)
@@ -597,7 +600,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
         nonlocal pending, pending_bytes, read_seconds
         if pending:
             paragraphs = _prepare_batch(pending, read_seconds, job, cache, out)
-            if job.count_runs:
+            if job.count_vocabulary:
                 counted = count_runs(paragraphs.column("text"))
                 runs.append((list(counted), list(counted.values())))
         pending, pending_bytes, read_seconds = [], 0, 0.0
@@ -608,7 +611,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
             streamed = prepare_streamed(item, key, job.config, job.overrides, cache)
             if streamed is not None:
                 out[position] = streamed
-                if job.count_runs:
+                if job.count_vocabulary:
                     runs.append(count_path_runs([streamed.paragraphs]))
                 continue
         start = time.perf_counter()
@@ -620,8 +623,10 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
             flush()
     flush()
     assert all(entry is not None for entry in out)
-    merged = merge_runs(runs) if job.count_runs else None
-    return PreparedJob(out, (list(merged), list(merged.values())) if merged is not None else None)  # type: ignore[arg-type]
+    if not job.count_vocabulary:
+        return PreparedJob(out)  # type: ignore[arg-type]
+    words = words_of_runs(merge_runs(runs))
+    return PreparedJob(out, (list(words), list(words.values())))  # type: ignore[arg-type]
 
 
 def _prepare_batch(
@@ -674,11 +679,11 @@ def plan_prepare_jobs(
     cache_root: Path,
     shards: int,
     overrides: Overrides | None = None,
-    count_runs: bool = False,
+    count_vocabulary: bool = False,
 ) -> list[PrepareJob]:
     planned = plan_shards([f for f, _ in files], shards)
     key_of = {id(f): k for f, k in files}
-    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, count_runs) for shard in planned]
+    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, count_vocabulary) for shard in planned]
 
 
 @dataclass(frozen=True)
