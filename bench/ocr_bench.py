@@ -26,7 +26,7 @@ pair). symspellpy runs in its own venv, ``bench/.venv-ocr``, made here on
 first use, so it never enters the product's lock file.
 
 Usage: .venv/bin/python bench/ocr_bench.py [--max-chars N] [--no-baseline] [--min-confidence X]
-       [--thresholds X ...] [--scale] [--show-wrong N]
+       [--thresholds X ...] [--scale] [--show-wrong N] [--misses]
 """
 
 from __future__ import annotations
@@ -269,6 +269,57 @@ def run_corpusclean(
     return score, changes, timing, at_threshold
 
 
+def miss_report(pairs: Sequence[Pair], results: Sequence[tuple[str, list[Edit]]]) -> str:
+    """Where the remaining error is: the ceiling of word-level correction, and the word errors left, by kind.
+
+    The ceiling replaces every wrong OCR token that aligns one to one with an
+    alphabetic gold token by that gold token (what a perfect word-level
+    corrector could do; punctuation, spacing and merged or split words stay).
+    Each word error left is put in the first kind that fits: ``case`` (only
+    the case differs), ``gold not in lexicon``, ``marks in token`` (digits or
+    marks inside the OCR token), ``real word`` (the OCR token is a lexicon word)
+    or ``non-word``, the last two by edit distance (1, 2, 3 or more).
+    """
+    from corpusclean.ocr_model import load_lexicon
+
+    lexicon = load_lexicon("en")
+    before = after = ceiling = 0
+    kinds: collections.Counter[str] = collections.Counter()
+    kind_distance: collections.Counter[str] = collections.Counter()
+    for pair, (fixed, edits) in zip(pairs, results):
+        before += levenshtein(pair.ocr, pair.gold)
+        after += levenshtein(fixed, pair.gold) if edits else levenshtein(pair.ocr, pair.gold)
+        tokens = pair.ocr.split()
+        outputs = token_outputs_from_edits(pair.ocr, edits)
+        perfect = list(tokens)
+        for i, target in gold_alignment(tokens, pair.gold.split()).items():
+            ocr_core, gold_core = _core(tokens[i]), _core(target)
+            if ocr_core == gold_core or not gold_core.isalpha():
+                continue
+            perfect[i] = target
+            if outputs[i] is not None and _core(outputs[i]) == gold_core:
+                continue  # fixed
+            distance = min(levenshtein(ocr_core.lower(), gold_core.lower()), 3)
+            if ocr_core.lower() == gold_core.lower():
+                kind = "case"
+            elif gold_core.lower() not in lexicon:
+                kind = "gold not in lexicon"
+            elif not ocr_core.isalpha():
+                kind = "marks in token"
+            else:
+                kind = f"{'real word' if ocr_core.lower() in lexicon else 'non-word'}, distance {distance}{'+' if distance == 3 else ''}"
+            kinds[kind] += 1
+            kind_distance[kind] += levenshtein(tokens[i], target)
+        ceiling += levenshtein(" ".join(perfect), pair.gold)
+    rows = [
+        f"  edit distance to the gold: {before} before, {after} after ({100 * (before - after) / max(before, 1):+.1f}%), "
+        f"{ceiling} with every one-to-one word error fixed ({100 * (before - ceiling) / max(before, 1):+.1f}%)",
+        "  word errors left (tokens, their edit distance):",
+    ]
+    rows += [f"    {kind:<24} {n:6d} {kind_distance[kind]:7d}" for kind, n in kinds.most_common()]
+    return "\n".join(rows)
+
+
 def ensure_baseline_venv() -> Path:
     python = BASELINE_VENV / "bin" / "python"
     if not python.exists():
@@ -310,6 +361,8 @@ def main() -> None:
                              "(from a run at the lowest of them and --min-confidence)")
     parser.add_argument("--scale", action="store_true",
                         help="also time the whole of each set, unsampled: the decision map grows with distinct tokens, not text")
+    parser.add_argument("--misses", action="store_true",
+                        help="also print the ceiling of word-level correction and the word errors left, by kind")
     parser.add_argument("--calibrated", action="store_true",
                         help="threshold and report the calibrated confidence (OcrCorrector(calibrated=True))")
     args = parser.parse_args()
@@ -341,6 +394,8 @@ def main() -> None:
         if args.show_changes:
             for before, after, rule in changes[: args.show_changes]:
                 print(f"    {before!r} -> {after!r}  [{rule}]", file=sys.stderr)
+        if args.misses:
+            print(miss_report(pairs, correct_timed(pairs, args.min_confidence)[0]), flush=True)
         if args.scale:
             _, whole = correct_timed(SETS[name](), args.min_confidence)
             timings.append((f"{name} (whole set)", whole))
