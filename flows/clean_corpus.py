@@ -283,7 +283,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             else:  # in a worker: the OCR model's memory leaves with the pool, before deduplication
                 settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
             del settings_job  # and its vocabulary: the corrector has it, in the settings file
-            correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, cfg.workers if not on_dask else max(cfg.workers, 2))
+            correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, shards)
             if on_dask:
                 corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
             else:

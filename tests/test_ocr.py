@@ -497,7 +497,7 @@ def test_batched_ranked_candidates_equal_a_fresh_search(threads: int, monkeypatc
     from corpusclean.ocr_model import MIN_CHANNEL, NoisyChannelModel, has_correctable_shape
 
     # a batch cut into parts searched on threads must find exactly what one call does
-    monkeypatch.setattr(ocr_search, "_cores", lambda: threads)
+    monkeypatch.setattr(ocr_search, "usable_cores", lambda: threads)
     monkeypatch.setattr(ocr_search, "PREFETCH_PART_TOKENS", 50)
 
     vocabulary = count_vocabulary(_seed_paragraphs())

@@ -118,8 +118,8 @@ def test_prepare_jobs_count_the_vocabulary_the_cached_entries_hold(tmp_path, mon
 @given(texts=st.lists(_TEXT, max_size=12), cuts=st.lists(st.integers(0, 12), max_size=4))
 def test_parts_vocabularies_merged_in_order_are_the_whole_vocabulary(texts: list[str], cuts: list[int]) -> None:
     """What run_vocabulary relies on: each part's words, merged in part order, count and order as the whole."""
-    from corpusclean.vocabulary import count_runs, merge_runs, words_of_runs
+    from corpusclean.vocabulary import count_runs, merge_counts, words_of_runs
 
     bounds = sorted({0, len(texts), *(min(c, len(texts)) for c in cuts)})
     parts = [words_of_runs(count_runs(texts[a:b])) for a, b in zip(bounds, bounds[1:])]
-    _same(merge_runs((list(p), list(p.values())) for p in parts), reference_count(texts))
+    _same(merge_counts((list(p), list(p.values())) for p in parts), reference_count(texts))

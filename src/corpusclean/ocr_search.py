@@ -14,13 +14,14 @@ Strings cross into compiled code as ``int32`` arrays of code points.
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numba
 import numpy as np
+
+from corpusclean.parallel import usable_cores
 
 _SPAN_SHIFT = 21  # code points fit in 21 bits: a two-character key is (c1 + 1) << 21 | c2
 STACK_CAPACITY = 4096
@@ -443,7 +444,7 @@ class CandidateSearch:
         pairs = [(t, limit) for t, limit in zip(tokens, max_confusions) if t]
         if not pairs or max(limit for _, limit in pairs) > MAX_CHAIN:
             return
-        parts = max(1, min(_cores(), len(pairs) // PREFETCH_PART_TOKENS))
+        parts = max(1, min(usable_cores(), len(pairs) // PREFETCH_PART_TOKENS))
         bounds = np.linspace(0, len(pairs), parts + 1).astype(int)
         chunks = [pairs[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
         self.lexicon.word_id("")  # builds the lookup table once, before any thread needs it
@@ -657,13 +658,6 @@ TOP_K = 5
 """Lexicon candidates a batched search keeps per token for :meth:`CandidateSearch.ranked`."""
 PREFETCH_PART_TOKENS = 4096
 """A batched search is cut into parts for threads only when each part gets at least this many tokens."""
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @numba.njit(cache=True, nogil=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Callable, Sequence, TypeVar
@@ -98,6 +99,14 @@ def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> lis
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
         return list(pool.map(fn, items))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS says, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:

@@ -20,7 +20,6 @@ import functools
 import os
 import pickle
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -35,6 +34,7 @@ from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
 from corpusclean.overrides import Overrides, apply_restores, apply_rejections
+from corpusclean.parallel import map_shards, usable_cores
 from corpusclean.read import Document, FileReport, InputFile, can_stream, read_input, stream_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_documents, segment_stream
 
@@ -160,13 +160,13 @@ def count_run_vocabulary(
     merged in order: a run of tens of thousands of small inputs spends more
     time opening their files than counting.
     """
-    from corpusclean.vocabulary import count_vocabulary, merge_runs, words_of_runs
+    from corpusclean.vocabulary import count_vocabulary, merge_counts, words_of_runs
 
     if map_items is None or workers <= 1 or len(paragraph_paths) < 2:
         return count_vocabulary(_text_column(paragraph_paths), workers=workers)
     bounds = np.linspace(0, len(paragraph_paths), min(len(paragraph_paths), workers * VOCABULARY_JOBS_PER_WORKER) + 1)
     groups = [tuple(paragraph_paths[lo:hi]) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
-    return words_of_runs(merge_runs(map_items(count_path_runs, groups)))
+    return words_of_runs(merge_counts(map_items(count_path_runs, groups)))
 
 
 def run_vocabulary(
@@ -175,17 +175,17 @@ def run_vocabulary(
     """The OCR vocabulary of a run's ``inputs`` (in their order): :func:`count_run_vocabulary`'s counts.
 
     When ``prepared`` -- this run's prepare jobs, in order -- counted the
-    runs of exactly these inputs in this order (a first or full run), their
+    words of exactly these inputs in this order (a first or full run), their
     counts are merged; otherwise (inputs reused from the cache) every
     input's prepared paragraphs are counted again.
     """
-    from corpusclean.vocabulary import merge_runs
+    from corpusclean.vocabulary import merge_counts
 
     fresh = [entry.key for job in prepared for entry in job.entries]
     if fresh == [entry.key for entry in inputs] and all(job.vocabulary is not None for job in prepared):
         # Each job's words in order of first occurrence, merged in job order: a word new to a job first
         # occurs there in a run new to it too, so the order is the one the merged runs would give.
-        return merge_runs(job.vocabulary for job in prepared if job.vocabulary is not None)
+        return merge_counts(job.vocabulary for job in prepared if job.vocabulary is not None)
     return count_run_vocabulary([entry.paragraphs for entry in inputs], workers, map_items)
 
 
@@ -366,31 +366,20 @@ def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     )
 
 
-WORD_COUNT_PIECE_ROWS = 16384
-"""Paragraphs whose words are counted in one call (see :func:`_word_counts`)."""
-
-
 def _word_counts(text: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Whitespace-separated words of each text, piece by piece, on one thread per core.
+    """Whitespace-separated words of each text, shard by shard, on one thread per core.
 
-    Pieces bound the memory: splitting the whole column at once makes a
+    Shards bound the memory: splitting the whole column at once makes a
     transient list of every word (~2x the text). Arrow's kernels release the
-    GIL, so the pieces are counted in parallel (1.1 -> 0.6 s for 244,000
+    GIL, so the shards are counted in parallel (1.1 -> 0.6 s for 244,000
     paragraphs on 2 cores).
     """
-    pieces = [
-        chunk.slice(offset, WORD_COUNT_PIECE_ROWS)
-        for chunk in text.chunks
-        for offset in range(0, len(chunk), WORD_COUNT_PIECE_ROWS)
-    ]
 
-    def count(piece: pa.Array) -> pa.Array:
-        return pc.list_value_length(pc.utf8_split_whitespace(piece))
+    def count(shard: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.list_value_length(pc.utf8_split_whitespace(shard))
 
-    if len(pieces) < 2:
-        return pa.chunked_array([count(p) for p in pieces], pa.int32())
-    with ThreadPoolExecutor(max_workers=min(len(pieces), os.cpu_count() or 1)) as pool:
-        return pa.chunked_array(list(pool.map(count, pieces)), pa.int32())
+    counted = map_shards(count, text, usable_cores())
+    return pa.chunked_array([chunk for shard in counted for chunk in shard.chunks], pa.int32())
 
 
 def no_dedup(paragraphs: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -587,11 +576,11 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     are streamed (:func:`prepare_streamed`). With ``job.count_vocabulary``,
     the prepared text's words are counted too, in file order.
     """
-    from corpusclean.vocabulary import count_runs, merge_runs, words_of_runs
+    from corpusclean.vocabulary import count_runs, merge_counts, words_of_runs
 
     cache = PreparedCache(job.cache_root)
     out: list[PreparedInput | None] = [None] * len(job.files)
-    runs: list[tuple[list[str], list[int]]] = []
+    runs: list[tuple[Iterable[str], Iterable[int]]] = []
     pending: list[tuple[int, str, Document | None, FileReport]] = []
     pending_bytes = 0
     read_seconds = 0.0
@@ -602,7 +591,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
             paragraphs = _prepare_batch(pending, read_seconds, job, cache, out)
             if job.count_vocabulary:
                 counted = count_runs(paragraphs.column("text"))
-                runs.append((list(counted), list(counted.values())))
+                runs.append((counted.keys(), counted.values()))
         pending, pending_bytes, read_seconds = [], 0, 0.0
 
     for position, (item, key) in enumerate(job.files):
@@ -625,7 +614,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     assert all(entry is not None for entry in out)
     if not job.count_vocabulary:
         return PreparedJob(out)  # type: ignore[arg-type]
-    words = words_of_runs(merge_runs(runs))
+    words = words_of_runs(merge_counts(runs))
     return PreparedJob(out, (list(words), list(words.values())))  # type: ignore[arg-type]
 
 

@@ -64,11 +64,11 @@ def count_runs(
             counted = list(pool.map(_count_batch, batches))
     else:
         counted = [_count_batch(b) for b in batches]
-    return merge_runs(counted)
+    return merge_counts(counted)
 
 
-def merge_runs(counted: Iterable[tuple[list[str], list[int]]]) -> collections.Counter[str]:
-    """Add up ``(runs, counts)`` of consecutive parts of a text, keeping the order of first occurrence."""
+def merge_counts(counted: Iterable[tuple[Iterable[str], Iterable[int]]]) -> collections.Counter[str]:
+    """Add up ``(values, counts)`` of consecutive parts of a text (its runs, or its words), keeping the order of first occurrence."""
     runs: collections.Counter[str] = collections.Counter()
     for values, counts in counted:
         if not runs:

@@ -176,9 +176,9 @@ def write_snapshot_files(
 def manifest_json(manifest: Mapping[str, Any]) -> str:
     """The manifest as JSON: indented, but each ``inputs`` row on one line.
 
-    A run of tens of thousands of inputs would otherwise spend seconds in
-    the json module's pure-Python indenting encoder (1.5 s for 36,000 rows);
-    each row alone goes through its C encoder, and the file stays one row a line.
+    The json module indents with its pure-Python encoder; each row alone goes
+    through its C encoder (36,000 rows: 0.36 -> 0.22 s), and a large run's
+    manifest stays one line an input instead of fifteen.
     """
     inputs = manifest.get("inputs")
     if not isinstance(inputs, list) or not inputs:
