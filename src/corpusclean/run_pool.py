@@ -17,11 +17,12 @@ Results do not depend on the pool: each item is a pure function call, and
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -69,12 +70,8 @@ def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> lis
     """``[fn(item) for item in items]`` in order, over the run's pool when there is more than one of each."""
     if workers <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
-    pool = _get(workers)
-    try:
-        return list(pool.map(fn, items))
-    except BrokenProcessPool:
-        close()  # a worker died: the next call (a task retry) starts a new pool
-        raise
+    with _restarting_if_broken():
+        return list(_get(workers).map(fn, items))
 
 
 def call(fn: Callable[[Any], T], item: Any, workers: int) -> T:
@@ -84,8 +81,15 @@ def call(fn: Callable[[Any], T], item: Any, workers: int) -> T:
     """
     if workers <= 1:
         return fn(item)
-    try:
+    with _restarting_if_broken():
         return _get(workers).submit(fn, item).result()
+
+
+@contextlib.contextmanager
+def _restarting_if_broken() -> Iterator[None]:
+    """A worker died: close the pool, so that the next call (a task retry) starts a new one."""
+    try:
+        yield
     except BrokenProcessPool:
         close()
         raise
