@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 
@@ -390,20 +391,68 @@ def test_batched_search_builds_the_same_decision_map_on_the_seeds(calibrated: bo
     assert batched and batched == one_by_one
 
 
-def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None:
+def _ocr_bench():
+    """The OCR benchmark's module (its data loaders and alignment), or a skip where its data is missing."""
     import sys
 
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from ocr_data import DEFAULT_ROOT, bln600_pairs
+        import ocr_bench
+        import ocr_data
     finally:
         sys.path.pop(0)
-    if not DEFAULT_ROOT.exists():
+    if not ocr_data.DEFAULT_ROOT.exists():
         pytest.skip("no OCR bench data")
-    pairs = bln600_pairs()
+    return ocr_bench
+
+
+def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None:
+    pairs = _ocr_bench().bln600_pairs()
     vocabulary = count_vocabulary(p.ocr for p in pairs[::8])
     batched, one_by_one = _maps_both_ways(vocabulary, min_confidence=0.8)
     assert len(batched) > 20 and batched == one_by_one
+
+
+def test_run_adapted_drops_lifts_only_the_drops_the_run_makes() -> None:
+    from corpusclean.ocr_model import RUN_DROP_MAX_LIFT, load_confusions, run_adapted_drops
+
+    table = load_confusions()
+    shipped = dict(table[""])
+    adapted = run_adapted_drops(table, {"∅>fi": 13, "c>e": 300, "∅>s": 30}, 620)
+    assert adapted is not None
+    lifted = dict(adapted[""])
+    assert shipped["fi"] < lifted["fi"] <= shipped["fi"] * math.exp(RUN_DROP_MAX_LIFT) * (1 + 1e-9)
+    assert lifted["s"] == shipped["s"]  # dropped about as often as OCR in general drops it
+    assert {k: v for k, v in adapted.items() if k} == {k: v for k, v in table.items() if k}  # substitutions as learned
+    assert run_adapted_drops(table, {"∅>fi": 2}, 620) is None  # too few fixes to say
+    assert run_adapted_drops(table, {"c>e": 300}, 620) is None
+
+
+def test_a_run_that_drops_ligatures_gets_them_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpusclean import ocr_model
+
+    bench = _ocr_bench()
+    pairs = bench.sample(bench.ght_pairs(), 600_000)  # HathiTrust scans: ``fi``, ``ff``, ``fl`` ligatures lost
+    lost: dict[str, str] = {}
+    for pair in pairs:
+        ocr_tokens = pair.ocr.split()
+        for i, gold in bench.gold_alignment(ocr_tokens, pair.gold.split()).items():
+            token = ocr_tokens[i].strip(".,;:!?\"'()")
+            gold = gold.strip(".,;:!?\"'()")
+            if token and token.isalpha() and any(l in gold and gold.replace(l, "", 1) == token for l in ("fi", "ff", "fl")):
+                lost[token] = gold
+    vocabulary = count_vocabulary(p.ocr for p in pairs)
+
+    def outcome() -> tuple[int, int]:
+        decisions = OcrCorrector(corpus_vocabulary=vocabulary).prepare()
+        made = [decisions[t][0] == g for t, g in lost.items() if t in decisions]
+        return sum(made), len(made) - sum(made)
+
+    right, wrong = outcome()
+    monkeypatch.setattr(ocr_model, "RUN_DROP_MIN_ANCHORS", 10**9)
+    right_learned, wrong_learned = outcome()
+    assert right >= right_learned + 5  # 27 against 18 of 168 distinct tokens when written
+    assert wrong <= max(1, right // 10)
 
 
 # --- context ------------------------------------------------------------------

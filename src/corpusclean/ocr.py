@@ -360,6 +360,8 @@ class OcrCorrector:
             self._pending = None
             if self.automatic and self.corpus_vocabulary:
                 self._learn_run_profile()
+                if self._adapt_drops():
+                    self._pending = None  # a likelier drop can give any token a candidate
             decisions: dict[str, Decision] = {}
             pending, self._pending = self._pending, None
             for token in pending if pending is not None else (self.corpus_vocabulary or ()):
@@ -412,8 +414,7 @@ class OcrCorrector:
 
         self._first_pass = {}
         pending: list[str] = []
-        if self._batched:
-            self.model.prefetch(word for token in self.corpus_vocabulary or () for _, word in word_parts(token))
+        self._prefetch_vocabulary()
         try:
             for token in self.corpus_vocabulary or ():
                 self._first_pass_hit = False
@@ -436,6 +437,27 @@ class OcrCorrector:
             counts.update(set(_rules_of(rule)))
         self._run_counts, self._anchors = dict(counts), anchors
         self._anchor_words = seen
+
+    def _prefetch_vocabulary(self) -> None:
+        """Search for every word of the run's vocabulary in one compiled call (a pure speed-up)."""
+        if self._batched:
+            self.model.prefetch(word for token in self.corpus_vocabulary or () for _, word in word_parts(token))
+
+    def _adapt_drops(self) -> bool:
+        """Re-estimate the drops this run makes far more often than OCR in general (see ``run_adapted_drops``).
+
+        Returns whether the model's table changed; its verdicts are then
+        forgotten and the vocabulary searched again.
+        """
+        from corpusclean.ocr_model import run_adapted_drops
+
+        adapted = run_adapted_drops(self.model.confusions, self._run_counts or {}, self._anchors)
+        if adapted is None:
+            return False
+        self.model.adapt_channel(adapted)
+        self._reset_memo()
+        self._prefetch_vocabulary()
+        return True
 
     def _support(self, word: str, rules: list[str]) -> float | None:
         """Log lift of the least supported confusion of ``rules`` in this run (``None`` before a profile)."""

@@ -435,6 +435,14 @@ class NoisyChannelModel:
             ),
         )
 
+    def adapt_channel(self, confusions: Mapping[str, tuple[tuple[str, float], ...]]) -> None:
+        """Search with ``confusions`` (the run's re-estimated table) from now on, forgetting every verdict made without it."""
+        self.confusions = dict(confusions)
+        self.searcher = CandidateSearch(self.searcher.lexicon, self.searcher.run, ConfusionArrays.build(confusions))
+        self._cache.clear()
+        self._lexicon_errors.clear()
+        self._context_cache.clear()
+
     # --- word-level decision -------------------------------------------------
 
     def corpus_rate(self, word: str, discount: int = 0) -> float:
@@ -895,6 +903,46 @@ def confusion_shares() -> dict[str, float]:
         counts[rule_name(observed, intended)] = max(float(count), 1.0)  # a prior-only row counts once
     total = sum(counts.values()) or 1.0
     return {rule: n / total for rule, n in counts.items()}
+
+
+RUN_DROP_MIN_ANCHORS = 3
+"""Confident fixes a run needs with a dropped string (``∅>fi``) before its probability is re-estimated."""
+RUN_DROP_MIN_LIFT = 1.0
+"""Log lift a dropped string needs (the run drops it e times as often as OCR in general) to be re-estimated."""
+RUN_DROP_MAX_LIFT = math.log(50.0)
+"""Cap on the log lift applied to a drop's probability (the MAP estimate of a rare drop runs to hundreds)."""
+
+
+def run_adapted_drops(
+    confusions: Mapping[str, tuple[tuple[str, float], ...]], counts: Mapping[str, int], anchors: int
+) -> dict[str, tuple[tuple[str, float], ...]] | None:
+    """``confusions`` with the drops this run makes far more often than OCR in general made likelier, or ``None``.
+
+    A second EM step for dropped strings only: ``P(∅ | fi)`` is multiplied
+    by its lift in this run (:func:`run_support`, capped at
+    :data:`RUN_DROP_MAX_LIFT`) when at least :data:`RUN_DROP_MIN_ANCHORS`
+    confident fixes use it and the lift is at least :data:`RUN_DROP_MIN_LIFT`.
+    The learn data barely has drops (HathiTrust scans lose every ``fi``
+    ligature: ``rst``, ``gures``), so their shipped estimates are add-one
+    guesses and the run is the better evidence. Substitutions keep their
+    learned probabilities: adapting them too (measured) traded precision for
+    recall along the same curve as lowering the bar.
+    """
+    dropped = confusions.get("")
+    if not dropped:
+        return None
+    adapted: list[tuple[str, float]] = []
+    changed = False
+    for intended, probability in dropped:
+        rule = rule_name("", intended)
+        lift = run_support([rule], counts, anchors) if counts.get(rule, 0) >= RUN_DROP_MIN_ANCHORS else 0.0
+        if lift >= RUN_DROP_MIN_LIFT:
+            probability *= math.exp(min(lift, RUN_DROP_MAX_LIFT))
+            changed = True
+        adapted.append((intended, probability))
+    if not changed:
+        return None
+    return {**confusions, "": tuple(sorted(adapted, key=lambda pair: -pair[1]))}
 
 
 def run_support(rules: Iterable[str], counts: Mapping[str, int], anchors: int, own: Mapping[str, int] | None = None) -> float:
