@@ -268,10 +268,15 @@ def test_edits_replay_to_the_output(corrector: OcrCorrector, text: str) -> None:
 
 
 def test_plural_guess_is_recognised() -> None:
-    from corpusclean.ocr_model import is_plural_guess
+    from corpusclean.ocr_model import is_plural_guess, load_lexicon
 
     assert is_plural_guess("speakl", "speaks") and is_plural_guess("meane", "means")
     assert not is_plural_guess("tbe", "the") and not is_plural_guess("bis", "his")
+
+    lexicon = load_lexicon("en")
+    assert is_plural_guess("speakl", "speaks", lexicon) and is_plural_guess("ita", "its", lexicon)
+    # a word far more frequent than its stem is its own word: a misread last letter
+    assert not any(is_plural_guess(t, c, lexicon) for t, c in [("thia", "this"), ("hie", "his"), ("waa", "was")])
 
 
 def test_early_modern_spellings_untouched(corrector: OcrCorrector) -> None:

@@ -311,24 +311,33 @@ def ocr_mixed_case(token: str) -> str | None:
     return None
 
 
-def is_plural_guess(token: str, candidate: str) -> bool:
-    """Whether the correction only turns the token's last letter into ``s``.
+PLURAL_STEM_RATIO = 10.0
+"""A word this many times as frequent as itself without its last ``s`` is no plural of it (``this``, ``his``, ``was``)."""
+
+
+def is_plural_guess(token: str, candidate: str, lexicon: Mapping[str, float] | None = None) -> bool:
+    """Whether the correction only turns the token's last letter into ``s``, making a plural or third person.
 
     A stray last character (``speakl``, ``queeni``) or an archaic ``-e``
     (``meane``) is as likely as a misread ``s``, and the plural or third
-    person is a different word from the one printed.
+    person is a different word from the one printed. With ``lexicon``, a
+    candidate :data:`PLURAL_STEM_RATIO` times as frequent as its stem is
+    a word of its own, not an inflection (``thia`` -> ``this``, ``hie`` ->
+    ``his``, ``waa`` -> ``was``; but ``ita`` -> ``its`` stays a guess).
     """
-    return (
-        len(token) == len(candidate) and candidate.endswith("s") and not token.endswith("s")
-        and token[:-1] == candidate[:-1]
-    )
+    if not (len(token) == len(candidate) and candidate.endswith("s") and not token.endswith("s")
+            and token[:-1] == candidate[:-1]):
+        return False
+    if lexicon is None:
+        return True
+    return lexicon.get(candidate, 0.0) < PLURAL_STEM_RATIO * lexicon.get(candidate[:-1], 0.0)
 
 
 INFLECTION_ENDINGS = frozenset({"s", "es", "e", "d", "ed", "t", "st", "est", "th", "eth", "n", "en", "r", "er", "y", "ly"})
 """Endings that make another form of a word (plural, old -e, past, -est/-eth verbs, comparatives): not misreadings."""
 
 
-def is_variant_spelling(token: str, candidate: str) -> bool:
+def is_variant_spelling(token: str, candidate: str, lexicon: Mapping[str, float] | None = None) -> bool:
     """Whether ``candidate`` is another form of the word ``token`` spells rather than what OCR misread.
 
     A plural guess (:func:`is_plural_guess`); one of the two is the other
@@ -337,7 +346,7 @@ def is_variant_spelling(token: str, candidate: str) -> bool:
     or they differ by one ``e`` (``rendred``/``rendered``). Dropped and added
     characters make such guesses possible, and print has all these forms.
     """
-    if is_plural_guess(token, candidate):
+    if is_plural_guess(token, candidate, lexicon):
         return True
     short, long = sorted((token, candidate), key=len)
     if len(long) > len(short) and long.startswith(short) and long[len(short):] in INFLECTION_ENDINGS:
@@ -615,7 +624,7 @@ class NoisyChannelModel:
         # corrector calibrates it (ocr.OcrCorrector) and applies min_confidence.
         if confidence < (RAW_FLOOR if use_corpus else self.min_confidence):
             return None
-        if use_corpus and (not self.looks_like_a_fix(word, best) or is_variant_spelling(word, best)):
+        if use_corpus and (not self.looks_like_a_fix(word, best) or is_variant_spelling(word, best, self.lexicon)):
             return None
         return Correction(best, "confusion " + " ".join(rules()), confidence)
 
@@ -674,7 +683,7 @@ class NoisyChannelModel:
             scored = [
                 (c, lexicon_frequencies(self.language)[self.lexicon_trie.word_id(c)] * p * self.noise, rules)
                 for c, p, rules in ranked
-                if self.lexicon.get(c, 0.0) >= COMMON_CANDIDATE and not is_variant_spelling(word, c)
+                if self.lexicon.get(c, 0.0) >= COMMON_CANDIDATE and not is_variant_spelling(word, c, self.lexicon)
                 # misreadings of c cannot explain this many of the word: the run writes it (thou wilt, forgat)
                 and count <= RUN_EXCESS * (p * self.corpus.get(c, 0) + 1)
             ]
@@ -692,7 +701,7 @@ class NoisyChannelModel:
             count = self.corpus.get(word, 0)
             scored = [
                 (c, prior * p, r) for c, prior, p, r in channels
-                if self.looks_like_a_fix(word, c) and not is_variant_spelling(word, c)
+                if self.looks_like_a_fix(word, c) and not is_variant_spelling(word, c, self.lexicon)
                 and count <= RUN_EXCESS * (p * self.corpus.get(c, 0) + 1)  # the run's own word (forgat)
             ]
         scored.sort(key=lambda item: -item[1])
