@@ -292,6 +292,19 @@ def test_misread_capital_takes_the_runs_case() -> None:
     _check_edits("and the Iabour of men", fixed, edits)
 
 
+def test_misread_capital_of_a_name_the_run_writes_stays_a_capital() -> None:
+    from corpusclean.edits import Edit
+    import dataclasses
+
+    from corpusclean.ocr import _lower_misread_capital
+
+    text = "the letter was sent back to Olayton at once"
+    edit = Edit("ocr", "confusion O>C", text.index("Olayton"), "Olayton", "Clayton", 0.95)
+    assert _lower_misread_capital(text, edit, {"Clayton": 3, "clayton": 1}).after == "Clayton"
+    assert _lower_misread_capital(text, edit, {"clayton": 3}).after == "clayton"
+    assert _lower_misread_capital("Olayton at once", dataclasses.replace(edit, position=0), {"clayton": 3}).after == "Clayton"
+
+
 def test_memo_gives_the_same_answer_twice(corrector: OcrCorrector) -> None:
     text = "Licbknccht wrote to Radck in Pctrograd."
     assert corrector(text) == corrector(text)

@@ -218,13 +218,15 @@ def has_context_shape(token: str) -> bool:
 _LOWER_WORD_BEFORE_RE = regex.compile(r"\p{Ll}[\p{L}'’]*[ \t]+$")
 
 
-def _lower_misread_capital(text: str, edit: Edit) -> Edit:
+def _lower_misread_capital(text: str, edit: Edit, vocabulary: Mapping[str, int]) -> Edit:
     """``Avith`` after a lower-case word is ``with``: a capital that was itself misread starts no sentence or name.
 
     Applies to automatic changes of a capitalised word whose first letter
     the change replaced, when the word before it, in the same line, starts
-    lower case. The capital of a word whose first letter stands (``Woll``)
-    is left to the word-level rules.
+    lower case, and the run's ``vocabulary`` has the word in lower case more
+    often than capitalised (``Olayton`` -> ``Clayton``, a name the run
+    writes, keeps its capital). The capital of a word whose first letter
+    stands (``Woll``) is left to the word-level rules.
     """
     before, after = edit.before, edit.after
     if (
@@ -234,7 +236,10 @@ def _lower_misread_capital(text: str, edit: Edit) -> Edit:
         return edit
     if _LOWER_WORD_BEFORE_RE.search(text, max(0, edit.position - 40), edit.position) is None:
         return edit
-    return Edit(edit.stage, edit.rule, edit.position, before, after[:1].lower() + after[1:], edit.confidence)
+    lower = after[:1].lower() + after[1:]
+    if vocabulary.get(lower, 0) <= vocabulary.get(after, 0):
+        return edit
+    return Edit(edit.stage, edit.rule, edit.position, before, lower, edit.confidence)
 
 
 class OcrCorrector:
@@ -585,12 +590,12 @@ class OcrCorrector:
             edits = self._weigh_context(text, matches, edits, claimed, tokens or [m.group() for m in matches])
         return self._finish(text, edits)
 
-    @staticmethod
-    def _finish(text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
+    def _finish(self, text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
         """``text`` with ``edits`` applied (misread capitals lower-cased mid-clause), and the edits in order."""
         if not edits:
             return text, edits
-        edits = [_lower_misread_capital(text, edit) for edit in edits]
+        vocabulary = self.corpus_vocabulary or {}
+        edits = [_lower_misread_capital(text, edit, vocabulary) for edit in edits]
         edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
 
