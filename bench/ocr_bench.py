@@ -22,10 +22,13 @@ off-the-shelf baseline, and prints:
   thresholds (``--thresholds``), so users can pick ``min_confidence``.
 
 Sets larger than ``--max-chars`` are sampled deterministically (every k-th
-pair). symspellpy runs in its own venv, ``bench/.venv-ocr``, made here on
+pair). ``--root DIR`` (or ``OCR_BENCH_ROOT``) points it at other data in the
+same layout, such as held-out splits: every ``icdar2017-*`` folder other than
+the training one counts whole, each ``bln600/*.csv`` and each split of
+``ght/guten_ht_*_<split>.tsv`` is a set. symspellpy runs in its own venv, ``bench/.venv-ocr``, made here on
 first use, so it never enters the product's lock file.
 
-Usage: .venv/bin/python bench/ocr_bench.py [--max-chars N] [--no-baseline] [--min-confidence X]
+Usage: .venv/bin/python bench/ocr_bench.py [--root DIR] [--sets NAME ...] [--max-chars N] [--no-baseline] [--min-confidence X]
        [--thresholds X ...] [--scale] [--show-wrong N] [--misses]
 """
 
@@ -51,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from ocr_data import Pair, bln600_pairs, ght_pairs, icdar_pairs  # noqa: E402
+from ocr_data import DEFAULT_ROOT, Pair, discover_sets  # noqa: E402
 
 from corpusclean.edits import Edit  # noqa: E402
 from corpusclean.ocr import OcrCorrector, count_vocabulary  # noqa: E402
@@ -61,11 +64,7 @@ BASELINE_VENV = HERE / ".venv-ocr"
 SYMSPELL_VERSION = "6.10.1"
 PUNCT = "\"'()[]{}.,;:!?-–—«»“”‘’*_"
 
-SETS: dict[str, Callable[[], list[Pair]]] = {
-    "icdar2017-en (eval part)": lambda: icdar_pairs("eval"),
-    "bln600 train": bln600_pairs,
-    "ght dev": ght_pairs,
-}
+SETS: dict[str, Callable[[], list[Pair]]] = discover_sets(DEFAULT_ROOT)
 
 
 @numba.njit(cache=True)
@@ -355,7 +354,11 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip symspellpy")
     parser.add_argument("--show-changes", type=int, default=0, help="print this many of each set's changes")
     parser.add_argument("--show-wrong", type=int, default=0, help="print this many changes that missed the gold token")
-    parser.add_argument("--sets", nargs="*", default=list(SETS), help="subset of: " + ", ".join(SETS))
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT,
+                        help="the benchmark data (default: $OCR_BENCH_ROOT or shared/ocr-bench); held-out splits in "
+                             "the same layout are found too: any icdar2017-* folder, bln600/*.csv, ght/guten_ht_*_<split>.tsv")
+    parser.add_argument("--sets", nargs="*", default=None,
+                        help="subset of the sets found under --root (default: all), e.g. " + ", ".join(SETS))
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.8, 0.9, 0.95],
                         help="also report token precision/recall of the edits at or above these confidences "
                              "(from a run at the lowest of them and --min-confidence)")
@@ -366,6 +369,12 @@ def main() -> None:
     parser.add_argument("--calibrated", action="store_true",
                         help="threshold and report the calibrated confidence (OcrCorrector(calibrated=True))")
     args = parser.parse_args()
+    sets = discover_sets(args.root)
+    if not sets:
+        parser.error(f"no benchmark sets under {args.root}")
+    unknown = [name for name in args.sets or () if name not in sets]
+    if unknown:
+        parser.error(f"no such set under {args.root}: {', '.join(unknown)} (found: {', '.join(sets)})")
     global CALIBRATED
     CALIBRATED = args.calibrated
     floor = min([args.min_confidence, *args.thresholds])
@@ -374,8 +383,8 @@ def main() -> None:
     print(HEADER)
     timings: list[tuple[str, Timing]] = []
     threshold_rows: list[str] = []
-    for name in args.sets:
-        pairs = sample(SETS[name](), args.max_chars)
+    for name in args.sets or sets:
+        pairs = sample(sets[name](), args.max_chars)
         score, changes, timing, _ = run_corpusclean(pairs, args.min_confidence)
         print(score.row(f"{name}: corpusclean"), flush=True)
         timings.append((name, timing))
@@ -397,7 +406,7 @@ def main() -> None:
         if args.misses:
             print(miss_report(pairs, correct_timed(pairs, args.min_confidence)[0]), flush=True)
         if args.scale:
-            _, whole = correct_timed(SETS[name](), args.min_confidence)
+            _, whole = correct_timed(sets[name](), args.min_confidence)
             timings.append((f"{name} (whole set)", whole))
     print("improve = relative CER improvement (ICDAR 2017); prec/rec over one-to-one aligned tokens; "
           "unsc. = changed tokens with no one-to-one gold token (line-break joins, merged or split words); "

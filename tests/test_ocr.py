@@ -410,7 +410,7 @@ def test_batched_search_builds_the_same_decision_map_on_the_seeds(calibrated: bo
 
 
 def _ocr_bench():
-    """The OCR benchmark's module (its data loaders and alignment), or a skip where its data is missing."""
+    """The OCR benchmark's modules (its scoring, its data loaders), or a skip where its data is missing."""
     import sys
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -421,11 +421,11 @@ def _ocr_bench():
         sys.path.pop(0)
     if not ocr_data.DEFAULT_ROOT.exists():
         pytest.skip("no OCR bench data")
-    return ocr_bench
+    return ocr_bench, ocr_data
 
 
 def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None:
-    pairs = _ocr_bench().bln600_pairs()
+    pairs = _ocr_bench()[1].bln600_pairs()
     vocabulary = count_vocabulary(p.ocr for p in pairs[::8])
     batched, one_by_one = _maps_both_ways(vocabulary, min_confidence=0.8)
     assert len(batched) > 20 and batched == one_by_one
@@ -449,8 +449,8 @@ def test_run_adapted_drops_lifts_only_the_drops_the_run_makes() -> None:
 def test_a_run_that_drops_ligatures_gets_them_back(monkeypatch: pytest.MonkeyPatch) -> None:
     from corpusclean import ocr_model
 
-    bench = _ocr_bench()
-    pairs = bench.sample(bench.ght_pairs(), 600_000)  # HathiTrust scans: ``fi``, ``ff``, ``fl`` ligatures lost
+    bench, data = _ocr_bench()
+    pairs = bench.sample(data.ght_pairs(), 600_000)  # HathiTrust scans: ``fi``, ``ff``, ``fl`` ligatures lost
     lost: dict[str, str] = {}
     for pair in pairs:
         ocr_tokens = pair.ocr.split()
