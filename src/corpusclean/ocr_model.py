@@ -916,8 +916,10 @@ def confusion_shares() -> dict[str, float]:
 
 RUN_DROP_MIN_ANCHORS = 3
 """Confident fixes a run needs with a dropped string (``∅>fi``) before its probability is re-estimated."""
-RUN_DROP_MIN_LIFT = 1.0
-"""Log lift a dropped string needs (the run drops it e times as often as OCR in general) to be re-estimated."""
+RUN_DROP_MIN_LIFT = 2.0
+"""Log lift a dropped string needs to be re-estimated: the run drops it e² (7.4) times as often as OCR in general.
+
+At e (2.7) times, BLN600 re-estimated ``∅>c`` for nothing gained but a second search."""
 RUN_DROP_MAX_LIFT = math.log(50.0)
 """Cap on the log lift applied to a drop's probability (the MAP estimate of a rare drop runs to hundreds)."""
 
