@@ -424,6 +424,19 @@ def _ocr_bench():
     return ocr_bench, ocr_data
 
 
+def test_a_large_run_offers_once_seen_words_only_to_tokens_it_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpusclean import ocr_model
+
+    vocabulary = count_vocabulary(_seed_paragraphs())
+    small = OcrCorrector(corpus_vocabulary=vocabulary).prepare()
+    assert small["Nicolaesvsky"][0] == "Nicolaevsky"  # once against once: the seeds are a small run
+    monkeypatch.setattr(ocr_model, "RUN_ONCE_CANDIDATES", 0)  # as if the run were large
+    batched, one_by_one = _maps_both_ways(vocabulary)
+    assert batched == one_by_one
+    assert batched["Chalidzc"][0] == "Chalidze"  # written twice: every run word is a candidate
+    assert batched.get("Nicolaesvsky", ("Nicolaesvsky",))[0] != "Nicolaevsky"  # written once, like its candidate
+
+
 def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None:
     pairs = _ocr_bench()[1].bln600_pairs()
     vocabulary = count_vocabulary(p.ocr for p in pairs[::8])
