@@ -449,15 +449,15 @@ class NoisyChannelModel:
         """Search with ``confusions`` (the run's re-estimated table) from now on, forgetting every verdict made without it."""
         self.confusions = dict(confusions)
         arrays = ConfusionArrays.build(confusions)
-        searcher = CandidateSearch(self.searcher.lexicon, self.searcher.run, arrays)
-        if self.repeated_searcher is not self.searcher:
-            self.repeated_searcher = CandidateSearch(self.repeated_searcher.lexicon, self.repeated_searcher.run, arrays)
-        else:
-            self.repeated_searcher = searcher
-        self.searcher = searcher
+        rebuilt = {id(s): CandidateSearch(s.lexicon, s.run, arrays) for s in self.searchers()}
+        self.searcher, self.repeated_searcher = rebuilt[id(self.searcher)], rebuilt[id(self.repeated_searcher)]
         self._cache.clear()
         self._lexicon_errors.clear()
         self._context_cache.clear()
+
+    def searchers(self) -> list[CandidateSearch]:
+        """:attr:`searcher` and :attr:`repeated_searcher`, once each (a small run has one search for both)."""
+        return list({id(s): s for s in (self.searcher, self.repeated_searcher)}.values())
 
     def searcher_for(self, word: str) -> CandidateSearch:
         """The search whose run words may correct lower-case ``word`` (see :data:`RUN_ONCE_CANDIDATES`)."""
@@ -589,7 +589,7 @@ class NoisyChannelModel:
         # run-only candidates that pass candidate_prior's shape test are checked for being lexicon errors
         errors: dict[str, None] = {}
         known = self._lexicon_errors
-        for searcher in {id(s): s for s in (self.searcher, self.repeated_searcher)}.values():
+        for searcher in self.searchers():
             tokens = [w for w in wanted if self.searcher_for(w) is searcher]
             searcher.prefetch(
                 tokens, [min(MAX_CONFUSIONS, 1 + len(w) // 4) for w in tokens], MIN_CHANNEL, self.lexicon_priors, True
