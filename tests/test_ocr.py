@@ -575,7 +575,7 @@ def test_inline_hyphen_of_a_lost_line_break_is_joined(corrector: OcrCorrector, t
 @pytest.mark.parametrize("threads", [1, 3])
 def test_batched_ranked_candidates_equal_a_fresh_search(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from corpusclean import ocr_search
-    from corpusclean.ocr_model import MIN_CHANNEL, NoisyChannelModel, has_correctable_shape
+    from corpusclean.ocr_model import MIN_CHANNEL, NoisyChannelModel, confusion_budget, has_correctable_shape
 
     # a batch cut into parts searched on threads must find exactly what one call does
     monkeypatch.setattr(ocr_search, "usable_cores", lambda: threads)
@@ -584,7 +584,7 @@ def test_batched_ranked_candidates_equal_a_fresh_search(threads: int, monkeypatc
     vocabulary = count_vocabulary(_seed_paragraphs())
     fresh_model = NoisyChannelModel.build(language="en", corpus_vocabulary=vocabulary, protected=(), min_confidence=0.9)
     words = sorted({w.lower() for w in vocabulary if has_correctable_shape(w)})
-    limits = [min(3, 1 + len(w) // 4) for w in words]
+    limits = [confusion_budget(w) for w in words]
     priors = fresh_model.lexicon_priors
     fresh = [fresh_model.searcher.ranked(w, k, MIN_CHANNEL, priors, 5) for w, k in zip(words, limits)]
     batched_model = NoisyChannelModel.build(language="en", corpus_vocabulary=vocabulary, protected=(), min_confidence=0.9)

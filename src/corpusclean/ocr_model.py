@@ -57,7 +57,7 @@ LEXICON_TRUST = 300.0
 SELF_DISCOUNT = 2
 """A token's own occurrences beyond this many count as evidence that it is a real word."""
 MAX_CONFUSIONS = 3
-"""Most confusions assumed in one word."""
+"""Most confusions assumed in one word (see :func:`confusion_budget`)."""
 MIN_CONFUSION = 1e-4
 """Rarer learned confusions are not used: they cost search time and only add noise."""
 MIN_INDEL = 1e-6
@@ -271,6 +271,11 @@ def fold_vocabulary(vocabulary: Mapping[str, int] | None) -> dict[str, int]:
 
 
 @functools.lru_cache(maxsize=1 << 18)
+def confusion_budget(word: str) -> int:
+    """How many confusions a word of this length may hold: ``tbe`` 1, ``tlic`` 2, ``Licbkncchl`` :data:`MAX_CONFUSIONS`."""
+    return min(MAX_CONFUSIONS, 1 + len(word) // 4)
+
+
 def has_correctable_shape(token: str) -> bool:
     """Whether a bare word is shaped like prose the model may judge (decided without any model data).
 
@@ -548,7 +553,7 @@ class NoisyChannelModel:
         confusions as a thunk). Without ``use_corpus`` only the lexicon
         counts, by its frequencies alone.
         """
-        max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)  # tbe: 1, tlic: 2, Licbkncchl: 3
+        max_confusions = confusion_budget(word)
         priors = self.lexicon_priors if use_corpus else lexicon_frequencies(self.language)
         searcher = self.searcher_for(word) if use_corpus else self.searcher
         found = searcher.search(word, max_confusions, MIN_CHANNEL, priors, use_run=use_corpus)
@@ -592,7 +597,7 @@ class NoisyChannelModel:
         for searcher in self.searchers():
             tokens = [w for w in wanted if self.searcher_for(w) is searcher]
             searcher.prefetch(
-                tokens, [min(MAX_CONFUSIONS, 1 + len(w) // 4) for w in tokens], MIN_CHANNEL, self.lexicon_priors, True
+                tokens, [confusion_budget(w) for w in tokens], MIN_CHANNEL, self.lexicon_priors, True
             )
             for token, candidates in searcher.prefetched_run_words(tokens):
                 for candidate in candidates:
@@ -603,7 +608,7 @@ class NoisyChannelModel:
         if errors:
             more = list(errors)
             self.searcher.prefetch(
-                more, [min(MAX_CONFUSIONS, 1 + len(w) // 4) for w in more], MIN_CHANNEL,
+                more, [confusion_budget(w) for w in more], MIN_CHANNEL,
                 lexicon_frequencies(self.language), False,
             )
 
@@ -703,7 +708,7 @@ class NoisyChannelModel:
         else:
             if self.is_archaic_spelling(word):
                 return None
-            max_confusions = min(MAX_CONFUSIONS, 1 + len(word) // 4)
+            max_confusions = confusion_budget(word)
             searcher = self.searcher_for(word)
             ranked = searcher.ranked(word, max_confusions, MIN_CHANNEL, self.lexicon_priors, CONTEXT_CANDIDATES)
             channels = [(c, self.lexicon_priors[self.lexicon_trie.word_id(c)], p, rules) for c, p, rules in ranked]
