@@ -302,6 +302,7 @@ def test_misread_capital_of_a_name_the_run_writes_stays_a_capital() -> None:
     edit = Edit("ocr", "confusion O>C", text.index("Olayton"), "Olayton", "Clayton", 0.95)
     assert _lower_misread_capital(text, edit, {"Clayton": 3, "clayton": 1}).after == "Clayton"
     assert _lower_misread_capital(text, edit, {"clayton": 3}).after == "clayton"
+    assert _lower_misread_capital(text, edit, {}).after == "clayton"  # no evidence of a name: lowered as before
     assert _lower_misread_capital("Olayton at once", dataclasses.replace(edit, position=0), {"clayton": 3}).after == "Clayton"
 
 

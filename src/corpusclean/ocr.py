@@ -223,10 +223,11 @@ def _lower_misread_capital(text: str, edit: Edit, vocabulary: Mapping[str, int])
 
     Applies to automatic changes of a capitalised word whose first letter
     the change replaced, when the word before it, in the same line, starts
-    lower case, and the run's ``vocabulary`` has the word in lower case more
-    often than capitalised (``Olayton`` -> ``Clayton``, a name the run
-    writes, keeps its capital). The capital of a word whose first letter
-    stands (``Woll``) is left to the word-level rules.
+    lower case, unless the run's ``vocabulary`` has the word capitalised more
+    often than in lower case (``Olayton`` -> ``Clayton``, a name the run
+    writes, keeps its capital; a word the run never writes is lowered). The
+    capital of a word whose first letter stands (``Woll``) is left to the
+    word-level rules.
     """
     before, after = edit.before, edit.after
     if (
@@ -237,7 +238,7 @@ def _lower_misread_capital(text: str, edit: Edit, vocabulary: Mapping[str, int])
     if _LOWER_WORD_BEFORE_RE.search(text, max(0, edit.position - 40), edit.position) is None:
         return edit
     lower = after[:1].lower() + after[1:]
-    if vocabulary.get(lower, 0) <= vocabulary.get(after, 0):
+    if vocabulary.get(lower, 0) < vocabulary.get(after, 0):
         return edit
     return Edit(edit.stage, edit.rule, edit.position, before, lower, edit.confidence)
 
