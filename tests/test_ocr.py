@@ -481,6 +481,11 @@ def test_a_run_that_drops_ligatures_gets_them_back(monkeypatch: pytest.MonkeyPat
 
     batched, one_by_one = _maps_both_ways(vocabulary)
     assert batched == one_by_one  # the re-estimated table is searched alike both ways
+    prepared = OcrCorrector(corpus_vocabulary=vocabulary)
+    assert prepared.prepare() == batched
+    shipped = pickle.loads(pickle.dumps(prepared))  # as a worker gets it: the decision map, no model
+    # rebuilt for a token outside the map, the model searches with the run's table, as the map was made
+    assert shipped.model.confusions[""] == prepared.model.confusions[""] != ocr_model.load_confusions()[""]
     right, wrong = outcome(batched)
     monkeypatch.setattr(ocr_model, "RUN_DROP_MIN_ANCHORS", 10**9)
     right_learned, _ = outcome(OcrCorrector(corpus_vocabulary=vocabulary).prepare())

@@ -313,6 +313,7 @@ class OcrCorrector:
         self._anchor_words: set[str] = set()
         self._first_pass: dict[str, tuple[str, str, float]] | None = None
         self._collect: dict[str, tuple[list[float], float]] | None = None  # calibration learning hook
+        self._adapted_confusions: dict | None = None  # the run's re-estimated table (see _adapt_drops), for rebuilt models
         self._batched = True  # prepare() searches the run's tokens in one compiled call (False: one call each)
         self._reset_memo()
 
@@ -344,6 +345,8 @@ class OcrCorrector:
                 protected=self.protected,
                 min_confidence=self.min_confidence,
             )
+            if self._adapted_confusions is not None:  # a worker's model decides as the run's did
+                self._model.adapt_channel(self._adapted_confusions)
         return self._model
 
     def prepare(self) -> dict[str, Decision]:
@@ -460,6 +463,7 @@ class OcrCorrector:
         adapted = run_adapted_drops(self.model.confusions, self._run_counts or {}, self._anchors)
         if adapted is None:
             return False
+        self._adapted_confusions = adapted
         self.model.adapt_channel(adapted)
         self._reset_memo()
         self._prefetch_vocabulary()
