@@ -293,9 +293,9 @@ def test_misread_capital_takes_the_runs_case() -> None:
 
 
 def test_misread_capital_of_a_name_the_run_writes_stays_a_capital() -> None:
-    from corpusclean.edits import Edit
     import dataclasses
 
+    from corpusclean.edits import Edit
     from corpusclean.ocr import _lower_misread_capital
 
     text = "the letter was sent back to Olayton at once"

@@ -94,3 +94,8 @@ def test_bench_scores_a_held_out_root(held_out: Path) -> None:
         capture_output=True, text=True,
     )
     assert missing.returncode != 0 and "ght test" in missing.stderr
+    nowhere = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ocr_bench.py"), "--root", str(held_out / "no-such-folder")],
+        capture_output=True, text=True,
+    )
+    assert nowhere.returncode != 0 and "no benchmark sets under" in nowhere.stderr

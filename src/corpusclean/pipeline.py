@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -525,7 +524,7 @@ def versions() -> dict[str, str]:
 
 
 def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(usable_cores(), 8))
 
 
 # --- shard jobs that persist their results as Arrow IPC files ----------------------------------

@@ -123,12 +123,12 @@ def _corrections(output: audit.Output, limit: int) -> list[list[Any]]:
     return [list(r.values()) for r in rows.to_pylist()]
 
 
-def report_data(out_dir: Path | audit.Output, budget: Budget = Budget()) -> dict[str, Any]:
+def report_data(source: Path | audit.Output, budget: Budget = Budget()) -> dict[str, Any]:
     """Everything the page shows, as JSON-ready values (see the page's ``render*`` functions).
 
-    ``out_dir`` may be an :class:`~corpusclean.audit.Output` whose tables are in memory.
+    ``source`` is an output directory, or an :class:`~corpusclean.audit.Output` whose tables are in memory.
     """
-    output = out_dir if isinstance(out_dir, audit.Output) else audit.open_output(out_dir)
+    output = source if isinstance(source, audit.Output) else audit.open_output(source)
     summary = audit.summary(output)
     overrides = load_overrides(output.root)
     if summary["paragraphs"]["removed"] <= budget.removals:  # everything fits: no per-cluster caps
@@ -216,9 +216,9 @@ def write_report(out_dir: Path, path: Path | None = None, budget: Budget = Budge
     return published if published.resolve() == target.resolve() else target
 
 
-def report_page(output: Path | audit.Output, budget: Budget = Budget()) -> str:
+def report_page(source: Path | audit.Output, budget: Budget = Budget()) -> str:
     """The report page for an output directory, or for an :class:`~corpusclean.audit.Output` held in memory."""
-    return render_html(_json_safe(report_data(output, budget)))
+    return render_html(_json_safe(report_data(source, budget)))
 
 
 def save_page(page: str, target: Path) -> None:
