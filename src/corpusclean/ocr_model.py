@@ -944,8 +944,9 @@ the run (the three dev sets together, 8 MB: 148,000 run candidates weighed
 for 60,000 tokens, against 10,000 for a quarter of the text). Beyond this
 many, a word the run writes once is a candidate only for tokens it repeats
 (``Chalidzc`` twice, ``Chalidze`` once); one garble of a rare word no longer
-corrects another. At 8 MB that builds the map in 17-18 s instead of 20-21 s
-(25-27 CPU s instead of 31-32; 7 of 7,250 changes fewer). The dev sets'
+corrects another. At 8 MB that builds the map in 17-18 s instead of 20-23 s
+(25-27 CPU s instead of 31-34; 7 of 7,250 changes fewer;
+``scripts/measure_ocr_build.py --fractions 1 [--once-seen-bound 1000000000]``). The dev sets'
 600,000-character samples (5,000-8,000 such words) are below the bound;
 leaving the words out there too moved the improvement by +0.03, +0.02 and
 0.00 points at the same or higher precision.
