@@ -30,7 +30,7 @@ import json
 import shutil
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -43,7 +43,7 @@ from prefect.context import get_run_context
 from prefect.utilities.annotations import quote
 
 from corpusclean import pipeline
-from corpusclean.arrow_io import load_table
+from corpusclean.arrow_io import load_table, save_table
 from corpusclean.audit import Output
 from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
 from corpusclean.config import CleanConfig
@@ -53,7 +53,7 @@ from corpusclean import run_pool
 from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.report import report_page, save_page
 from corpusclean.segment import PARAGRAPH_SCHEMA
-from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_snapshot_files
+from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_dataset, write_manifest
 
 IO_RETRIES = 2
 
@@ -99,32 +99,38 @@ def correct_shards_task(jobs: list[pipeline.CorrectJob], workers: int) -> list[p
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path, overrides: Overrides) -> tuple[Path, Path]:
+def deduplicate_task(paragraph_paths: list[Path], config: CleanConfig, work_dir: Path, overrides: Overrides) -> Path:
+    """The run's deduplication verdicts, one row per paragraph in ``paragraph_paths`` order (an Arrow file)."""
     tables = [load_table(p) for p in paragraph_paths]
     paragraphs = pa.concat_tables(tables, promote_options="default") if tables else PARAGRAPH_SCHEMA.empty_table()
-    kept_path, duplicates_path = work_dir / "kept.arrow", work_dir / "duplicates.arrow"
-    kept, removed = pipeline.deduplicate_to_files(paragraphs, config, overrides, kept_path, duplicates_path)
-    get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, kept, removed)
-    return kept_path, duplicates_path
+    verdicts = pipeline.deduplication_verdicts(paragraphs, config, overrides)
+    removed = verdicts.num_rows - verdicts.column("kept_paragraph_id").null_count
+    get_run_logger().info("deduplicated %d paragraphs: %d kept, %d removed", paragraphs.num_rows, paragraphs.num_rows - removed, removed)
+    return save_table(verdicts, work_dir / "verdicts.arrow")
 
 
 @task(name="write-outputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
-def write_task(out_dir: Path, kept_path: Path, duplicates_path: Path, edit_paths: list[Path], manifest: dict[str, Any]) -> dict[str, Any]:
-    """Build the output tables, write them, the manifest and the report as one snapshot, and commit it."""
+def write_task(out_dir: Path, paragraph_paths: list[Path], verdicts_path: Path, edit_paths: list[Path], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write the datasets, the manifest and the report as one snapshot, and commit it.
+
+    The paragraphs are streamed from the run's files a piece at a time; the
+    report is built from the written Parquet files.
+    """
     logger = get_run_logger()
     corrections = pipeline.assemble_corrections(pipeline.concat_edits(load_table(p) for p in edit_paths))
-    kept = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(load_table(kept_path), corrections))
-    duplicates = pipeline.sort_paragraphs(pipeline.add_paragraph_stats(load_table(duplicates_path), corrections))
-    manifest["counts"] = pipeline.counts([i["status"] for i in manifest["inputs"]], kept, duplicates, corrections)
+    verdicts = load_table(verdicts_path)
+    manifest["counts"] = pipeline.counts([i["status"] for i in manifest["inputs"]], verdicts, corrections)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat()
     staging = new_snapshot(out_dir)
-    tables = {"paragraphs": kept, "duplicates": duplicates, "corrections": corrections}
     try:
-        # The report is built from the tables in memory while their Parquet files are written (both release the GIL).
+        # Corrections are written while the paragraphs stream (Parquet encoding releases the GIL).
         with ThreadPoolExecutor(max_workers=1) as background:
-            page = background.submit(report_page, Output(staging, tables, manifest))
-            write_snapshot_files(staging, tables, manifest)
-            _save_report(page, staging / REPORT, logger)
+            corrections_written = background.submit(write_dataset, corrections, staging / "corrections")
+            pipeline.write_paragraph_datasets(paragraph_paths, verdicts, pipeline.EditCounts(corrections), staging)
+            corrections_written.result()
+        del verdicts, corrections
+        write_manifest(staging, manifest)
+        _save_report(staging, manifest, logger)
         commit_snapshot(out_dir, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -132,9 +138,9 @@ def write_task(out_dir: Path, kept_path: Path, duplicates_path: Path, edit_paths
     return manifest
 
 
-def _save_report(page: Future[str], target: Path, logger) -> None:
+def _save_report(staging: Path, manifest: dict[str, Any], logger) -> None:
     try:
-        save_page(page.result(), target)
+        save_page(report_page(Output(staging, manifest=manifest)), staging / REPORT)
     except Exception as exc:  # the report is a view of the data: never lose the data for it
         logger.warning("could not write %s: %s: %s", REPORT, type(exc).__name__, exc)
 
@@ -297,7 +303,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         run_pool.close()  # idle workers would only add to deduplication's memory
         pipeline.load_ocr_settings.cache_clear()  # the corrector, if one worker ran OCR in this process
         t = time.perf_counter()
-        kept_path, duplicates_path = deduplicate_task(quote(paragraph_paths), cfg, work_dir, overrides)
+        verdicts_path = deduplicate_task(quote(paragraph_paths), cfg, work_dir, overrides)
         durations["dedup(wall)"] = time.perf_counter() - t
 
         reports = problems + [e.report for e in inputs]
@@ -339,7 +345,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         }
         durations["before_write"] = time.perf_counter() - started
         manifest["durations_seconds"] = {k: round(v, 3) for k, v in durations.items()}
-        manifest = write_task(out_dir, kept_path, duplicates_path, quote(edit_paths), quote(manifest))
+        manifest = write_task(out_dir, quote(paragraph_paths), verdicts_path, quote(edit_paths), quote(manifest))
         cache.retain(i["cache_key"] for i in manifest["inputs"] if i.get("cache_key"))
     finally:
         run_pool.close()

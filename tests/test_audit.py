@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -349,15 +350,25 @@ def test_cli_exit_codes(out, tmp_path):
 # --- what the next run calls --------------------------------------------------------------------------
 
 
-def test_apply_restores_moves_rows_after_dedup(out):
-    kept = ds.dataset(out / "paragraphs").to_table().drop_columns(["word_count", "char_count", "edit_count"])
-    removed = ds.dataset(out / "duplicates").to_table().drop_columns(["word_count", "char_count", "edit_count"])
+def test_restore_verdicts_moves_rows_back_to_kept(out):
+    from corpusclean.verdicts import VERDICT_SCHEMA, split_rows
+
+    stats = ["word_count", "char_count", "edit_count"]
+    kept = ds.dataset(out / "paragraphs").to_table().drop_columns(stats)
+    removed = ds.dataset(out / "duplicates").to_table().drop_columns(stats)
+    rows = kept.to_pylist() + removed.to_pylist()
+    verdicts = pa.Table.from_pylist([{n: r.get(n) for n in VERDICT_SCHEMA.names} | {"duplicates_removed": r.get("duplicates_removed", 0)}
+                                     for r in rows], VERDICT_SCHEMA)  # fmt: skip
+    paragraphs = pa.Table.from_pylist([{n: r[n] for n in kept.column_names[:7]} for r in rows])
+    ids = paragraphs.column("paragraph_id")
     overrides = ov.Overrides(restored=(ov.Restore("b000000000000002", None, None, None, None),))
-    new_kept, new_removed = ov.apply_restores(kept, removed, overrides)
+    new_kept, new_removed = split_rows(paragraphs, ov.restore_verdicts(verdicts, ids, overrides))
     assert new_kept.num_rows == kept.num_rows + 1 and new_removed.num_rows == removed.num_rows - 1
     counts = dict(zip(new_kept.column("paragraph_id").to_pylist(), new_kept.column("duplicates_removed").to_pylist()))
     assert counts["a000000000000001"] == len(REMOVED) - 1 and counts["b000000000000002"] == 0
-    assert ov.apply_restores(kept, removed, ov.Overrides()) == (kept, removed)
+    back = new_kept.filter(pc.equal(new_kept.column("paragraph_id"), "b000000000000002")).to_pylist()[0]
+    assert back["cluster_id"] == "a000000000000001"  # it stays in its cluster
+    assert ov.restore_verdicts(verdicts, ids, ov.Overrides()) is verdicts
 
 
 def test_apply_rejections_rebuilds_a_stage_output():

@@ -185,28 +185,53 @@ def test_prepare_job_batches_files_into_the_same_entries_as_one_by_one(tmp_path,
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a.txt", "b.txt", "B.txt", "é.txt", "z/a.txt", "ab.txt"]), st.integers(0, 5)),
                 unique=True, max_size=25),
-       st.booleans())
-def test_paragraphs_are_written_in_source_then_index_order(rows, presorted: bool) -> None:
+       st.booleans(), st.lists(st.integers(1, 6), max_size=8))
+def test_pieces_pass_the_order_check_only_in_source_then_index_order(rows, presorted: bool, cuts) -> None:
     if presorted:
         rows = sorted(rows)
-    table = pa.table({"source": [s for s, _ in rows], "paragraph_index": pa.array([i for _, i in rows], pa.int64()),
-                      "text": [f"{s}#{i}" for s, i in rows]})
-    # the in-order check may skip the sort, never change its result
-    assert pipeline.sort_paragraphs(table).equals(table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")]))
+    table = pa.table({"source": [s for s, _ in rows], "paragraph_index": pa.array([i for _, i in rows], pa.int64())})
+    order, start, accepted = pipeline.OutputOrder(), 0, True
+    for size in [*cuts, len(rows)]:  # the run's pieces, of any sizes
+        try:
+            order.check(table.slice(start, size))
+        except ValueError:
+            accepted = False
+        start += size
+    # Python compares strings by code point, as Arrow's sort does by UTF-8 bytes
+    assert accepted == (rows == sorted(rows))
 
 
-def test_deduplication_written_to_files_equals_the_tables(tmp_path, monkeypatch) -> None:
-    shard = pipeline.prepare_shard(_seed_files(), CleanConfig())
+def test_streamed_outputs_equal_the_whole_tables(tmp_path, monkeypatch) -> None:
+    """The writer's piece-by-piece split, with a reviewer's restore, equals splitting the whole run at once."""
+    from corpusclean.arrow_io import save_table
+    from corpusclean.overrides import Restore
+    from corpusclean import write
+    from corpusclean.write import write_dataset
+    import pyarrow.dataset as ds
+
+    files = sorted(_seed_files(), key=lambda f: f.source)
+    shards = [pipeline.prepare_shard([f], CleanConfig()) for f in files]
+    paths = [save_table(s.paragraphs, tmp_path / f"{n}.arrow") for n, s in enumerate(shards)]
+    paragraphs = pa.concat_tables([s.paragraphs for s in shards])
+    edits = pipeline.assemble_corrections(pa.concat_tables([s.edits for s in shards]))
     config = CleanConfig(workers=1)
-    kept, duplicates = pipeline.deduplicate_all(shard.paragraphs, config)
-    assert duplicates.num_rows > 0  # the seeds repeat paragraphs
+    first_removed = pipeline.deduplicate_all(paragraphs, config)[1].column("paragraph_id")[0].as_py()
+    overrides = Overrides(restored=(Restore(first_removed, None, None, None, None),))
+    kept, duplicates = pipeline.deduplicate_all(paragraphs, config, overrides)
+    assert first_removed in kept.column("paragraph_id").to_pylist() and duplicates.num_rows > 0
 
-    def whole_tables(*args):
-        raise AssertionError("with no restores the kept rows are streamed, not built whole")
+    counts = pipeline.EditCounts(edits)
+    whole = tmp_path / "whole"
+    write_dataset(pipeline.add_paragraph_stats(kept, counts), whole / "paragraphs")
+    write_dataset(pipeline.add_paragraph_stats(duplicates, counts), whole / "duplicates")
+    monkeypatch.setattr(pipeline, "STREAM_ROWS", 7)
+    monkeypatch.setattr(write, "ROWS_PER_PART", 4)  # several part files too
+    verdicts = pipeline.deduplication_verdicts(paragraphs, config, overrides)
+    pipeline.write_paragraph_datasets(paths, verdicts, counts, tmp_path / "streamed")
+    for name in ("paragraphs", "duplicates"):
+        assert len(list((tmp_path / "streamed" / name).glob("*.parquet"))) > 1
+        assert ds.dataset(tmp_path / "streamed" / name).to_table().equals(ds.dataset(whole / name).to_table())
+    with pytest.raises(ValueError, match="output order"):
+        pipeline.write_paragraph_datasets(paths[::-1], verdicts, counts, tmp_path / "reversed")
 
-    monkeypatch.setattr(pipeline, "deduplicate_all", whole_tables)
-    for overrides in (None, Overrides()):  # the flow passes an empty Overrides when no reviewer restored anything
-        counts = pipeline.deduplicate_to_files(shard.paragraphs, config, overrides, tmp_path / "k.arrow", tmp_path / "d.arrow")
-        assert counts == (kept.num_rows, duplicates.num_rows)
-        assert load_table(tmp_path / "k.arrow").equals(kept)
-        assert load_table(tmp_path / "d.arrow").equals(duplicates)
+

@@ -46,6 +46,19 @@ def iter_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
         yield reader.get_batch(i)
 
 
+def read_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
+    """The record batches of an Arrow IPC file, each read into memory of its own.
+
+    For a pass over a large file that should not keep it in memory: pages of a
+    memory-mapped file stay counted in the process's memory while it is open,
+    a batch read this way is freed with the batch.
+    """
+    with pa.OSFile(str(path), "rb") as source:
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+
+
 class TableWriter:
     """Append tables to an Arrow IPC file as record batches; the file appears complete or not at all."""
 

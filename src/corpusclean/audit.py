@@ -197,15 +197,18 @@ CLUSTER_ORDERS = {
 }
 
 
-def clusters(output: Output, order: str = "largest", limit: int = 10, offset: int = 0) -> pa.Table:
+def clusters(output: Output, order: str = "largest", limit: int = 10, offset: int = 0, kept_text: bool = True) -> pa.Table:
     """Clusters with at least one removal: size, methods, similarity range, and the kept paragraph.
 
     ``order`` is ``largest`` (most removals first) or ``worth_a_look`` (least
     similar removal first). ``kept_paragraph_id`` is the paragraph most of the
-    cluster's removals point to.
+    cluster's removals point to; with ``kept_text``, its ``kept_source`` and
+    ``kept_text`` too (a scan of every kept paragraph's text).
     """
     if order not in CLUSTER_ORDERS:
         raise ValueError(f"order must be one of {', '.join(CLUSTER_ORDERS)}")
+    kept = "p.source as kept_source, p.text as kept_text" if kept_text else "null as kept_source, null as kept_text"
+    join = "left join paragraphs p on p.paragraph_id = c.kept_paragraph_id" if kept_text else ""
     return _arrow(
         connect(output),
         f"""
@@ -216,8 +219,8 @@ def clusters(output: Output, order: str = "largest", limit: int = 10, offset: in
             from duplicates group by cluster_id
             order by {CLUSTER_ORDERS[order]} limit ? offset ?
         )
-        select c.*, p.source as kept_source, p.text as kept_text
-        from c left join paragraphs p on p.paragraph_id = c.kept_paragraph_id
+        select c.*, {kept}
+        from c {join}
         order by {CLUSTER_ORDERS[order]}
         """,
         [limit, offset],

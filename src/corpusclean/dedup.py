@@ -48,7 +48,6 @@ import hashlib
 import heapq
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numba
 import numpy as np
@@ -60,6 +59,7 @@ from corpusclean.fold import fold_batch
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import CharBatch, TokenBatch, normalize_batch, tokenize_batch
 from corpusclean.parallel import as_text_array, map_shards, release_freed_memory
+from corpusclean.verdicts import METHODS, VERDICT_SCHEMA, split_rows
 from corpusclean.shingles import (
     SHINGLINGS,
     ShingleSets,
@@ -87,44 +87,7 @@ passes over the text, memory ~independent of the shingle count). Same result."""
 OCR_EDITS_COLUMN = "ocr_edits"
 """Optional integer input column: number of OCR corrections (fewer wins ties)."""
 REQUIRED_COLUMNS = ("paragraph_id", "source", "paragraph_index", "text")
-METHODS = ("exact", "near", "contained")
 _EXACT, _NEAR, _CONTAINED = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class KeptRows:
-    """The rows a deduplication kept, taken from its input on demand: all at once
-    (:meth:`table`) or one input batch at a time (:meth:`batches`, which never
-    holds a copy of all of them)."""
-
-    paragraphs: pa.Table
-    rows: np.ndarray
-    """Increasing input row numbers."""
-    removed_count: np.ndarray
-    """Rows removed in favour of each kept row."""
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self.paragraphs.schema.append(pa.field("cluster_id", pa.string())).append(
-            pa.field("duplicates_removed", pa.int64())
-        )
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """The kept rows with ``cluster_id`` and ``duplicates_removed``, in input order, batch by batch."""
-        schema = self.schema
-        start = 0
-        for batch in self.paragraphs.to_batches():
-            lo, hi = np.searchsorted(self.rows, [start, start + batch.num_rows])
-            if hi > lo:
-                part = batch.take(pa.array(self.rows[lo:hi] - start, pa.int64()))
-                counts = self.removed_count[lo:hi]
-                ids = part.column(self.paragraphs.schema.get_field_index("paragraph_id")).cast(pa.string())
-                cluster = pc.if_else(pa.array(counts > 0), ids, pa.scalar(None, pa.string()))
-                yield pa.RecordBatch.from_arrays([*part.columns, cluster, pa.array(counts.astype(np.int64))], schema=schema)
-            start += batch.num_rows
-
-    def table(self) -> pa.Table:
-        return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
 
 @dataclass(frozen=True)
@@ -132,6 +95,13 @@ class DedupResult:
     """Outcome of :func:`deduplicate`; every input row is in exactly one of kept/duplicates.
 
     Attributes:
+        verdicts: One row per input row, in input order (:data:`VERDICT_SCHEMA`):
+            all a caller needs to split the input itself, e.g. while streaming it out.
+        signatures: ``paragraph_id`` and ``hashvalues``
+            (``fixed_size_list<uint32>[num_perm]``) of every paragraph that has
+            shingles (of the folded text if ``fold_ocr``), usable as
+            ``datasketch.LeanMinHash(seed=seed, hashvalues=..., scheme="affine32")``.
+        paragraphs: The input.
         kept: Input rows kept, plus ``cluster_id`` (string; null if nothing was
             removed in its favour, else its own ``paragraph_id``) and
             ``duplicates_removed`` (int64).
@@ -140,23 +110,24 @@ class DedupResult:
             ``similarity`` (exact Jaccard or containment on the shingle sets;
             1.0 for exact) and ``estimated_similarity`` (MinHash estimate of
             the same quantity; null for exact).
-        signatures: ``paragraph_id`` and ``hashvalues``
-            (``fixed_size_list<uint32>[num_perm]``) of every paragraph that has
-            shingles (of the folded text if ``fold_ocr``), usable as
-            ``datasketch.LeanMinHash(seed=seed, hashvalues=..., scheme="affine32")``.
-        kept_rows: The kept rows before they are taken from the input (see
-            :class:`KeptRows`): a caller writing them out can stream them.
     """
 
-    duplicates: pa.Table
+    verdicts: pa.Table
     signatures: pa.Table
-    kept_rows: KeptRows = field(repr=False)
+    paragraphs: pa.Table = field(repr=False)
 
     @functools.cached_property
+    def _split(self) -> tuple[pa.Table, pa.Table]:
+        # Built on first access: a copy of the input, which a caller that streams the verdicts never pays for.
+        return split_rows(self.paragraphs, self.verdicts)
+
+    @property
     def kept(self) -> pa.Table:
-        """Built on first access: a copy of the kept rows (most of the input), which a
-        caller that only needs the removals (or the row numbers) never pays for."""
-        return self.kept_rows.table()
+        return self._split[0]
+
+    @property
+    def duplicates(self) -> pa.Table:
+        return self._split[1]
 
 
 def _shard_windows(texts: pa.Array, shingle: str, shingle_size: int, fold_ocr: bool, with_keys: bool):
@@ -688,18 +659,21 @@ def _result(
     num_perm: int,
 ) -> DedupResult:
     ids = _ids(paragraphs)
-    kept_rows = np.flatnonzero(assigned < 0)
-    removed_rows = np.flatnonzero(assigned >= 0)
-    removed_count = np.bincount(assigned[removed_rows], minlength=len(assigned))[kept_rows]
-
-    target_ids = ids.take(pa.array(assigned[removed_rows], pa.int64()))
-    duplicates = _take_rows(paragraphs, removed_rows)
-    duplicates = duplicates.append_column("cluster_id", target_ids)
-    duplicates = duplicates.append_column("kept_paragraph_id", target_ids)
-    duplicates = duplicates.append_column("method", pa.array(np.asarray(METHODS, dtype=object)[method[removed_rows]].tolist() if len(removed_rows) else [], pa.string()))
-    duplicates = duplicates.append_column("similarity", pa.array(similarity[removed_rows], pa.float64()))
-    estimate = estimated[removed_rows]
-    duplicates = duplicates.append_column("estimated_similarity", pa.array(estimate, pa.float64(), mask=np.isnan(estimate)))
+    removed = assigned >= 0
+    kept = pa.array(~removed)
+    removed_count = np.bincount(assigned[removed], minlength=len(assigned))
+    target_ids = ids.take(pa.array(assigned, pa.int64(), mask=~removed))
+    verdicts = pa.table(
+        {
+            "cluster_id": pc.if_else(kept, pc.if_else(pa.array(removed_count > 0), ids, pa.scalar(None, pa.string())), target_ids),
+            "kept_paragraph_id": target_ids,
+            "method": pa.array(METHODS, pa.string()).take(pa.array(method, pa.int64(), mask=~removed)),
+            "similarity": pa.array(similarity, pa.float64(), mask=~removed),
+            "estimated_similarity": pa.array(estimated, pa.float64(), mask=~removed | np.isnan(estimated)),
+            "duplicates_removed": pa.array(np.where(removed, 0, removed_count), pa.int64()),
+        },
+        schema=VERDICT_SCHEMA,
+    )
 
     shingled = np.flatnonzero(sizes > 0)
     if len(shingled) < len(sizes):  # compacted in place: no second copy of the signatures
@@ -712,20 +686,7 @@ def _result(
             "hashvalues": pa.FixedSizeListArray.from_arrays(values, num_perm),
         }
     )
-    return DedupResult(duplicates, signatures, KeptRows(paragraphs, kept_rows, removed_count))
-
-
-def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
-    """``table.take(rows)`` for increasing ``rows``, batch by batch: Arrow's take of a
-    chunked column first concatenates its chunks, a transient copy of the whole text."""
-    parts = []
-    start = 0
-    for batch in table.to_batches():
-        lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
-        if hi > lo:
-            parts.append(batch.take(pa.array(rows[lo:hi] - start, pa.int64())))
-        start += batch.num_rows
-    return pa.Table.from_batches(parts, schema=table.schema) if parts else table.slice(0, 0)
+    return DedupResult(verdicts, signatures, paragraphs)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -530,24 +531,27 @@ def apply_rejections(paragraphs: pa.Table, stage_edits: pa.Table, overrides: Ove
     return paragraphs, pa.Table.from_pylist(kept_rows, schema=stage_edits.schema)
 
 
-def apply_restores(kept: pa.Table, duplicates: pa.Table, overrides: Overrides) -> tuple[pa.Table, pa.Table]:
-    """Dedup's ``(kept, duplicates)`` with every restored paragraph moved back to ``kept``.
+def restore_verdicts(verdicts: pa.Table, ids: pa.ChunkedArray | pa.Array, overrides: Overrides) -> pa.Table:
+    """Deduplication's ``verdicts`` (:mod:`corpusclean.verdicts`) with every restored paragraph kept.
 
-    For the pipeline, right after deduplication (before the paragraph stats
-    are added): a restored row keeps its ``cluster_id``, gets
-    ``duplicates_removed`` 0, and its kept twin's count goes down by one.
+    ``ids`` are the rows' paragraph ids. A restored row keeps its ``cluster_id``
+    and has ``duplicates_removed`` 0; its kept twin's count goes down by one.
     """
     restored = overrides.kept_paragraph_ids
-    if not restored or duplicates.num_rows == 0:
-        return kept, duplicates
-    mask = pc.is_in(duplicates.column("paragraph_id"), value_set=pa.array(sorted(restored), pa.string()))
-    moving = duplicates.filter(mask)
-    if moving.num_rows == 0:
-        return kept, duplicates
-    decrements = Counter(moving.column("kept_paragraph_id").to_pylist())
-    counts = [max(0, c - decrements.get(pid, 0)) for pid, c in
-              zip(kept.column("paragraph_id").to_pylist(), kept.column("duplicates_removed").to_pylist())]
-    kept = kept.set_column(kept.schema.get_field_index("duplicates_removed"), "duplicates_removed", pa.array(counts, pa.int64()))
-    back = moving.append_column("duplicates_removed", pa.array([0] * moving.num_rows, pa.int64()))
-    back = back.select(kept.schema.names).cast(kept.schema)
-    return pa.concat_tables([kept, back]), duplicates.filter(pc.invert(mask))
+    if not restored or verdicts.num_rows == 0:
+        return verdicts
+    target = verdicts.column("kept_paragraph_id")
+    moving = pc.and_(pc.is_valid(target), pc.is_in(ids, value_set=pa.array(sorted(restored), pa.string())))
+    if not pc.any(moving).as_py():
+        return verdicts
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    twins = pc.index_in(pc.filter(target, moving), value_set=ids).to_numpy(zero_copy_only=False)
+    counts = verdicts.column("duplicates_removed").to_numpy() - np.bincount(twins, minlength=verdicts.num_rows)
+    staying = pc.invert(moving)
+    columns = {name: pc.if_else(staying, verdicts.column(name), pa.scalar(None, verdicts.schema.field(name).type))
+               for name in ("kept_paragraph_id", "method", "similarity", "estimated_similarity")}  # fmt: skip
+    columns["duplicates_removed"] = pa.array(np.maximum(counts, 0), pa.int64())
+    for name, column in columns.items():
+        verdicts = verdicts.set_column(verdicts.schema.get_field_index(name), name, column)
+    return verdicts
+

@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import pickle
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -27,15 +28,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusclean.arrow_io import TableWriter, iter_batches, load_table, save_table
+from corpusclean.arrow_io import TableWriter, iter_batches, load_table, read_batches, save_table
 from corpusclean.cache import PreparedCache, PreparedInput
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
-from corpusclean.overrides import Overrides, apply_restores, apply_rejections
+from corpusclean.overrides import Overrides, apply_rejections, restore_verdicts
 from corpusclean.parallel import map_shards, usable_cores
 from corpusclean.read import Document, FileReport, InputFile, can_stream, read_input, stream_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_documents, segment_stream
+from corpusclean.verdicts import all_kept, split_rows
+from corpusclean.write import DatasetWriter
 
 if TYPE_CHECKING:
     from corpusclean.dedup import DedupResult
@@ -337,25 +340,32 @@ def resolve_substitutions(config: CleanConfig, out_dir: Path) -> Path | None:
 
 # --- output assembly -------------------------------------------------------------------------
 
-DEDUP_COLUMNS = {
-    "cluster_id": pa.string(),
-    "duplicates_removed": pa.int64(),
-}
-DUPLICATE_COLUMNS = {
-    "cluster_id": pa.string(),
-    "kept_paragraph_id": pa.string(),
-    "method": pa.string(),
-    "similarity": pa.float64(),
-    "estimated_similarity": pa.float64(),
-}
+STREAM_ROWS = 20_000
+"""The writer splits and writes the run's paragraphs in pieces of about this many rows."""
 
 
-def add_paragraph_stats(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
+class EditCounts:
+    """How many corrections each paragraph has, counted once for a whole run's output."""
+
+    def __init__(self, edits: pa.Table) -> None:
+        counts = edits.group_by("paragraph_id").aggregate([("paragraph_id", "count")])
+        self._ids = counts.column("paragraph_id").combine_chunks()
+        self._counts = counts.column("paragraph_id_count").combine_chunks()
+
+    def of(self, ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """The count for each of ``ids`` (0 for none), as int64, in Arrow (no Python per row)."""
+        if len(self._ids) == 0:
+            return pa.array(np.zeros(len(ids), np.int64))
+        found = pc.take(self._counts, pc.index_in(ids, value_set=self._ids))
+        return pc.cast(pc.fill_null(found, 0), pa.int64()).combine_chunks()
+
+
+def add_paragraph_stats(paragraphs: pa.Table, edit_counts: EditCounts) -> pa.Table:
     """Add ``word_count``, ``char_count`` and ``edit_count`` columns."""
     text = paragraphs.column("text")
     words = _word_counts(text)
     chars = pc.utf8_length(text)
-    edit_count = _edit_counts(paragraphs, edits)
+    edit_count = edit_counts.of(paragraphs.column("paragraph_id"))
     if "ocr_edits" in paragraphs.column_names:  # internal to dedup; edit_count covers it
         paragraphs = paragraphs.drop_columns(["ocr_edits"])
     return (
@@ -383,53 +393,113 @@ def _word_counts(text: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def no_dedup(paragraphs: pa.Table) -> tuple[pa.Table, pa.Table]:
     """Outputs when deduplication is off: everything kept, nothing removed."""
-    n = paragraphs.num_rows
-    kept = paragraphs.append_column("cluster_id", pa.nulls(n, pa.string())).append_column(
-        "duplicates_removed", pa.array([0] * n, pa.int64())
-    )
-    duplicates = paragraphs.schema
-    for name, dtype in DUPLICATE_COLUMNS.items():
-        duplicates = duplicates.append(pa.field(name, dtype))
-    return kept, duplicates.empty_table()
+    return split_rows(paragraphs, all_kept(paragraphs.num_rows))
 
 
-def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None = None) -> tuple[pa.Table, pa.Table]:
-    """Near-duplicate removal over every paragraph of the run; returns ``(kept, duplicates)``.
+def deduplication_verdicts(paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None = None) -> pa.Table:
+    """What deduplication decides for each row of ``paragraphs`` (:mod:`corpusclean.verdicts`).
 
     Paragraphs a reviewer restored (``overrides``) are kept whatever the similarity says.
     """
-    if not config.dedup:
-        return no_dedup(paragraphs)
-    result = _deduplicate(paragraphs, config)
-    if overrides:
-        return apply_restores(result.kept, result.duplicates, overrides)
-    return result.kept, result.duplicates
+    verdicts = _deduplicate(paragraphs, config).verdicts if config.dedup else all_kept(paragraphs.num_rows)
+    if overrides is not None and overrides.restored:
+        verdicts = restore_verdicts(verdicts, paragraphs.column("paragraph_id"), overrides)
+    return verdicts
 
 
-def deduplicate_to_files(
-    paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None, kept_path: Path, duplicates_path: Path
-) -> tuple[int, int]:
-    """:func:`deduplicate_all` written to Arrow IPC files; returns the numbers of kept and removed rows.
+def deduplicate_all(paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None = None) -> tuple[pa.Table, pa.Table]:
+    """Near-duplicate removal over every paragraph of the run; returns ``(kept, duplicates)``."""
+    return split_rows(paragraphs, deduplication_verdicts(paragraphs, config, overrides))
 
-    The kept rows (most of the input) go out one input batch at a time, so
-    they are never all copied in memory, and the signatures the flow does not
-    write are let go first. With restores to apply, the tables are built whole.
+
+def write_paragraph_datasets(paragraph_paths: Sequence[Path], verdicts: pa.Table, edit_counts: EditCounts, staging: Path) -> None:
+    """Write the ``paragraphs`` and ``duplicates`` datasets into ``staging``, a piece of the run at a time.
+
+    ``paragraph_paths`` are the run's paragraph files (Arrow IPC), in output
+    order (source, then paragraph index), and ``verdicts`` their rows' verdicts
+    in the same order. Each piece is read into memory, split, given its stats
+    and written: the run's text is never all in memory at once, as it was when
+    the kept rows were built whole.
     """
-    if not config.dedup or (overrides is not None and overrides.restored):
-        kept, duplicates = deduplicate_all(paragraphs, config, overrides)
-        save_table(kept, kept_path)
-        save_table(duplicates, duplicates_path)
-        return kept.num_rows, duplicates.num_rows
-    result = _deduplicate(paragraphs, config)
-    duplicates, kept_rows = result.duplicates, result.kept_rows
-    del result  # and its signatures: 4 bytes x num_perm per paragraph
-    save_table(duplicates, duplicates_path)
-    with TableWriter(kept_path) as out:
-        for batch in kept_rows.batches():
-            out.write(pa.Table.from_batches([batch]))
-        if not out.written:
-            out.write(kept_rows.schema.empty_table())
-    return len(kept_rows.rows), duplicates.num_rows
+    kept_out = DatasetWriter(staging / "paragraphs")
+    removed_out = DatasetWriter(staging / "duplicates")
+    order = OutputOrder()
+    offset = 0
+    # One piece is written (Parquet encoding releases the GIL) while the next is split and counted.
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        written: Future[None] | None = None
+        for rows in _pieces(paragraph_paths):
+            order.check(rows)
+            kept, removed = split_rows(rows, verdicts.slice(offset, rows.num_rows))
+            offset += rows.num_rows
+            kept, removed = add_paragraph_stats(kept, edit_counts), add_paragraph_stats(removed, edit_counts)
+            if written is not None:
+                written.result()
+            written = writer.submit(_write_both, kept_out, kept, removed_out, removed)
+        if written is not None:
+            written.result()
+    if offset != verdicts.num_rows:
+        raise ValueError(f"{verdicts.num_rows} verdicts for {offset} paragraphs")
+    kept_out.close()
+    removed_out.close()
+
+
+def _write_both(kept_out: DatasetWriter, kept: pa.Table, removed_out: DatasetWriter, removed: pa.Table) -> None:
+    kept_out.write(kept)
+    removed_out.write(removed)
+
+
+def _pieces(paths: Sequence[Path], rows_per_piece: int | None = None) -> Iterator[pa.Table]:
+    """The rows of ``paths`` in order, as tables of at least ``rows_per_piece`` rows (but the last);
+    at least one table, so an empty run still has a schema."""
+    rows_per_piece = rows_per_piece or STREAM_ROWS
+    held: list[pa.RecordBatch] = []
+    held_rows = 0
+    for path in paths:
+        for batch in read_batches(path):
+            held.append(batch)
+            held_rows += batch.num_rows
+            if held_rows >= rows_per_piece:
+                yield _concat_batches(held)
+                held, held_rows = [], 0
+    if held or not paths:
+        yield _concat_batches(held) if held else PARAGRAPH_SCHEMA.empty_table()
+
+
+def _concat_batches(batches: list[pa.RecordBatch]) -> pa.Table:
+    # Files may differ in columns the OCR stage adds; as the deduplication's concatenation does.
+    return pa.concat_tables([pa.Table.from_batches([b]) for b in batches], promote_options="default")
+
+
+class OutputOrder:
+    """Checks that the pieces of a run, one after another, are in output order (source, then paragraph index)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, int] | None = None
+
+    def check(self, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        source, index = rows.column("source"), rows.column("paragraph_index")
+        first = (source[0].as_py(), index[0].as_py())
+        if not in_output_order(rows) or (self._last is not None and not self._last < first):
+            raise ValueError(f"paragraphs out of output order near {first}: a run's inputs must be sorted by source")
+        self._last = (source[-1].as_py(), index[-1].as_py())
+
+
+def in_output_order(table: pa.Table) -> bool:
+    """Whether ``table``'s rows are in output order: source (by code point), then paragraph index."""
+    if table.num_rows < 2:
+        return True
+    source, index = table.column("source"), table.column("paragraph_index")
+    n = table.num_rows - 1
+    before, after = source.slice(0, n), source.slice(1)
+    # strings compare by UTF-8 bytes, which is code point order, as sort_by does
+    ordered = pc.or_(
+        pc.less(before, after),
+        pc.and_(pc.equal(before, after), pc.less(index.slice(0, n), index.slice(1))),
+    )
+    return bool(pc.all(ordered).as_py())
 
 
 def _deduplicate(paragraphs: pa.Table, config: CleanConfig) -> "DedupResult":
@@ -446,31 +516,6 @@ def _deduplicate(paragraphs: pa.Table, config: CleanConfig) -> "DedupResult":
         seed=config.seed,
         workers=config.workers,
     )
-
-
-def sort_paragraphs(table: pa.Table) -> pa.Table:
-    """``table`` in output order (source, then paragraph index); as it is when already in that order.
-
-    The run handles inputs in source order and keeps each one's rows in
-    order, so the check usually spares a copy of every column.
-    """
-    if _in_output_order(table):
-        return table
-    return table.sort_by([("source", "ascending"), ("paragraph_index", "ascending")])
-
-
-def _in_output_order(table: pa.Table) -> bool:
-    if table.num_rows < 2:
-        return True
-    source, index = table.column("source"), table.column("paragraph_index")
-    n = table.num_rows - 1
-    before, after = source.slice(0, n), source.slice(1)
-    # strings compare by UTF-8 bytes, which is code point order, as sort_by does
-    ordered = pc.or_(
-        pc.less(before, after),
-        pc.and_(pc.equal(before, after), pc.less(index.slice(0, n), index.slice(1))),
-    )
-    return bool(pc.all(ordered).as_py())
 
 
 def assemble_corrections(edits: pa.Table) -> pa.Table:
@@ -490,20 +535,21 @@ def assemble_corrections(edits: pa.Table) -> pa.Table:
     return edits.drop_columns(["_order"]).append_column("edit_index", pa.array(index, pa.int64()))
 
 
-def counts(statuses: Sequence[str], kept: pa.Table, duplicates: pa.Table, corrections: pa.Table) -> dict[str, Any]:
+def counts(statuses: Sequence[str], verdicts: pa.Table, corrections: pa.Table) -> dict[str, Any]:
     """The manifest's counts: files, paragraphs in/kept/removed by method, edits by stage and rule."""
-    methods = collections.Counter(duplicates.column("method").to_pylist())
+    methods = collections.Counter(verdicts.column("method").drop_null().to_pylist())
     stages = collections.Counter(corrections.column("stage").to_pylist())
     rules = collections.Counter(
         f"{s}:{r}" for s, r in zip(corrections.column("stage").to_pylist(), corrections.column("rule").to_pylist())
     )
     by_status = collections.Counter(statuses)
+    removed = verdicts.num_rows - verdicts.column("kept_paragraph_id").null_count
     return {
         "files": {"found": len(statuses), **dict(sorted(by_status.items()))},
         "paragraphs": {
-            "in": kept.num_rows + duplicates.num_rows,
-            "kept": kept.num_rows,
-            "removed": duplicates.num_rows,
+            "in": verdicts.num_rows,
+            "kept": verdicts.num_rows - removed,
+            "removed": removed,
             "removed_by_method": dict(sorted(methods.items())),
         },
         "edits": {"total": corrections.num_rows, "by_stage": dict(sorted(stages.items())), "by_rule": dict(sorted(rules.items()))},

@@ -62,7 +62,7 @@ def _pick_clusters(output: audit.Output, budget: Budget) -> list[dict[str, Any]]
     picked: dict[str, dict[str, Any]] = {}
     spent = 0
     for order, until in (("worth_a_look", budget.removals - for_largest), ("largest", budget.removals)):
-        for row in audit.clusters(output, order, budget.removals).to_pylist():
+        for row in audit.clusters(output, order, budget.removals, kept_text=False).to_pylist():
             if spent >= until:
                 break
             if row["cluster_id"] not in picked:

@@ -34,20 +34,61 @@ ROWS_PER_PART = 250_000
 COMPRESSION = "zstd"
 
 
-def write_dataset(table: pa.Table, directory: Path, rows_per_part: int | None = None) -> list[Path]:
-    """Write ``table`` as ``part-00000.parquet``… files into a new ``directory``.
+class DatasetWriter:
+    """Write a dataset's part files (``part-00000.parquet``…) into a new ``directory`` from tables
+    appended one after another, at most ``rows_per_part`` rows a file.
 
-    An empty table still gets one part file, so the schema is always readable.
+    The first table fixes the schema; later ones are cast to it. Closed, the
+    dataset has at least one part file, so its schema is always readable.
     """
-    rows_per_part = rows_per_part or ROWS_PER_PART
-    directory.mkdir(parents=True)
-    parts: list[Path] = []
-    offsets = range(0, max(table.num_rows, 1), rows_per_part)
-    for number, offset in enumerate(offsets):
-        path = directory / f"part-{number:05d}.parquet"
-        pq.write_table(table.slice(offset, rows_per_part), path, compression=COMPRESSION)
-        parts.append(path)
-    return parts
+
+    def __init__(self, directory: Path, rows_per_part: int | None = None) -> None:
+        self.directory = directory
+        self.rows_per_part = rows_per_part or ROWS_PER_PART
+        self.parts: list[Path] = []
+        self.schema: pa.Schema | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._rows_in_part = 0
+        directory.mkdir(parents=True)
+
+    def write(self, table: pa.Table) -> None:
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            table = table.cast(self.schema)
+        if not self.parts:
+            self._next_part()
+        offset = 0
+        while offset < table.num_rows:
+            if self._rows_in_part == self.rows_per_part:
+                self._next_part()
+            rows = min(table.num_rows - offset, self.rows_per_part - self._rows_in_part)
+            self._writer.write_table(table.slice(offset, rows))
+            self._rows_in_part += rows
+            offset += rows
+
+    def close(self) -> list[Path]:
+        if self.schema is None:
+            raise ValueError(f"nothing was written to {self.directory}: no schema")
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        return self.parts
+
+    def _next_part(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        path = self.directory / f"part-{len(self.parts):05d}.parquet"
+        self._writer = pq.ParquetWriter(path, self.schema, compression=COMPRESSION)
+        self.parts.append(path)
+        self._rows_in_part = 0
+
+
+def write_dataset(table: pa.Table, directory: Path, rows_per_part: int | None = None) -> list[Path]:
+    """Write ``table`` as ``part-00000.parquet``… files into a new ``directory`` (see :class:`DatasetWriter`)."""
+    writer = DatasetWriter(directory, rows_per_part)
+    writer.write(table)
+    return writer.close()
 
 
 def _fsync_dir(path: Path) -> None:
