@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import mmap
 import os
+import weakref
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.feather as feather
 
@@ -32,7 +35,65 @@ def _open(path: str | Path) -> pa.ipc.RecordBatchFileReader:
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size < MAP_BYTES:
             return pa.ipc.open_file(pa.py_buffer(f.read()))
-    return pa.ipc.open_file(pa.memory_map(str(path)))
+        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    buffer = pa.py_buffer(mapping)  # keeps the mapping open while any array read from it lives
+    address = buffer.address
+    _MAPPED[address] = (buffer.size, weakref.ref(mapping, lambda _: _MAPPED.pop(address, None)))
+    return pa.ipc.open_file(buffer)
+
+
+_MAPPED: dict[int, tuple[int, weakref.ref[mmap.mmap]]] = {}
+"""Files mapped by :func:`_open`: start address -> (length, mapping), for :func:`release_mapped_pages`."""
+
+
+def release_mapped_pages(arrays: Iterable[pa.Array | pa.ChunkedArray]) -> None:
+    """Let this process's resident pages of the mapped files these arrays' values lie in go.
+
+    A pass over a large memory-mapped column faults every page of it in, and
+    the pages stay counted in the process's memory while the file is mapped:
+    at 1 GB of text, a gigabyte that the pass needed only a few MB of at a
+    time. Dropped pages of a read-only file mapping are read back from the
+    page cache when touched again, so this never changes data. Only string
+    and fixed-width columns' value bytes are released, whole pages within the
+    arrays' own range (a slice releases its rows only); other arrays are left as they are.
+    """
+    if not _MAPPED:
+        return
+    for array in arrays:
+        for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else (array,):
+            span = _value_span(chunk)
+            if span is not None:
+                _release(*span)
+
+
+def _value_span(chunk: pa.Array) -> tuple[int, int] | None:
+    """``(start address, end address)`` of the bytes holding ``chunk``'s values, if it is a string or fixed-width array."""
+    kind = chunk.type
+    if len(chunk) == 0:
+        return None
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        _, offsets, data = chunk.buffers()
+        if data is None:
+            return None
+        width = np.int64 if pa.types.is_large_string(kind) or pa.types.is_large_binary(kind) else np.int32
+        bounds = np.frombuffer(offsets, dtype=width, count=chunk.offset + len(chunk) + 1)
+        return data.address + int(bounds[chunk.offset]), data.address + int(bounds[-1])
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        data = chunk.buffers()[1]
+        width = kind.bit_width // 8
+        return data.address + chunk.offset * width, data.address + (chunk.offset + len(chunk)) * width
+    return None
+
+
+def _release(start: int, end: int) -> None:
+    for base, (length, ref) in list(_MAPPED.items()):
+        if base <= start and end <= base + length:
+            mapping = ref()
+            first = -(-(start - base) // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages only: the edges may be shared
+            last = (end - base) // mmap.PAGESIZE * mmap.PAGESIZE
+            if mapping is not None and last > first:
+                mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
+            return
 
 
 def load_table(path: str | Path) -> pa.Table:

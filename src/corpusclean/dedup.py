@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusclean import containment, lsh
+from corpusclean.arrow_io import release_mapped_pages
 from corpusclean.fold import fold_batch
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import CharBatch, TokenBatch, normalize_batch, tokenize_batch
@@ -261,9 +262,11 @@ def _raw_keys(texts: list[str | None]) -> np.ndarray:
 
 def priority(paragraphs: pa.Table) -> np.ndarray:
     """Rank of each row in the kept-first order (0 = kept first); see the module docstring."""
+    # shard by shard, so a memory-mapped text is not all paged in at once (see map_shards)
+    lengths = map_shards(_char_lengths, paragraphs.column("text"))
     keys = pa.table(
         {
-            "length": pc.utf8_length(pc.fill_null(paragraphs.column("text"), "")),
+            "length": pa.chunked_array([c for shard in lengths for c in shard.chunks], pa.int64()),
             "ocr_edits": paragraphs.column(OCR_EDITS_COLUMN)
             if OCR_EDITS_COLUMN in paragraphs.column_names
             else pa.nulls(paragraphs.num_rows, pa.int64()),
@@ -285,6 +288,10 @@ def priority(paragraphs: pa.Table) -> np.ndarray:
     rank = np.empty(paragraphs.num_rows, dtype=np.int64)
     rank[order] = np.arange(paragraphs.num_rows)
     return rank
+
+
+def _char_lengths(texts: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.cast(pc.utf8_length(pc.fill_null(texts, "")), pa.int64())
 
 
 def deduplicate(
@@ -354,6 +361,7 @@ def deduplicate(
     release()
 
     rank = priority(paragraphs)
+    release_mapped_pages(paragraphs.column(name) for name in ("source", "paragraph_id"))  # sorted on, needed again at the end
     representative = _exact_representatives(keys, rank)
     del keys
     release()

@@ -31,6 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusclean.arrow_io import release_mapped_pages
+
 T = TypeVar("T")
 
 SHARD_CHARS = 2_000_000
@@ -79,7 +81,10 @@ def map_shards(
 
     def run(bound: tuple[int, int]) -> T:
         shard = array.slice(bound[0], bound[1] - bound[0])
-        return call(shard, bound[0]) if with_start else call(shard)
+        result = call(shard, bound[0]) if with_start else call(shard)
+        # A column read from a mapped file: a pass holds a few shards' pages, not the whole column's.
+        release_mapped_pages([shard])
+        return result
 
     if workers <= 1 or len(bounds) <= 1:
         return [run(bound) for bound in bounds]
