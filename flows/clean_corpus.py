@@ -249,7 +249,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         durations["discover+hash(wall)"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        hits = {key: cache.get(key) for _, key in keyed} if cfg.incremental else {}
+        hits = cache.get_many(key for _, key in keyed) if cfg.incremental else {}
         missing = [(f, k) for f, k in keyed if hits.get(k) is None]
         shards = cfg.workers if not on_dask else max(cfg.workers, 2)
         jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_vocabulary=cfg.ocr)

@@ -137,3 +137,6 @@ def test_cache_entry_is_one_file_whose_footer_commits_it(tmp_path):
     cache.put("k1", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
     cache.put("k2", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
     assert cache.retain(["k2"]) == 1 and cache.get("k1") is None and cache.get("k2") is not None
+    many = cache.get_many(["k1", "k2", "missing"])
+    assert many == {"k1": None, "k2": cache.get("k2"), "missing": None}
+    assert PreparedCache(tmp_path / "never-written").get_many(["k2"]) == {"k2": None}

