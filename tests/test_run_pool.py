@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -19,3 +20,30 @@ def test_a_worker_dying_breaks_one_call_and_the_next_call_gets_a_new_pool() -> N
         assert run_pool.map_items(abs, [-4, -6], 2) == [4, 6]
     finally:
         run_pool.close()
+
+
+def _alive(pid: int, within: float = 10.0) -> bool:
+    """Whether ``pid`` still exists after ``within`` seconds (the forkserver, its parent, reaps it on its own time)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_call_runs_in_a_process_of_its_own_that_is_gone_after() -> None:
+    try:
+        pool_pids = set(run_pool.map_items(_pid, [0, 1, 2, 3], 2))
+        pid = run_pool.call(_pid, 0, 2)
+        assert pid != os.getpid() and pid not in pool_pids and not _alive(pid)
+        assert set(run_pool.map_items(_pid, [0, 1, 2, 3], 2)) == pool_pids  # the pool's workers are still there
+        assert run_pool.call(_pid, 0, 1) == os.getpid()
+    finally:
+        run_pool.close()
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
