@@ -34,7 +34,7 @@ from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
 from corpusclean.overrides import Overrides, apply_rejections, restore_verdicts
-from corpusclean.parallel import map_shards, usable_cores
+from corpusclean.parallel import map_shards, release_freed_memory, usable_cores
 from corpusclean.read import Document, FileReport, InputFile, can_stream, read_input, stream_input
 from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_documents, segment_stream
 from corpusclean.verdicts import all_kept, split_rows
@@ -657,10 +657,15 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
             flush()
     flush()
     assert all(entry is not None for entry in out)
-    if not job.count_vocabulary:
-        return PreparedJob(out)  # type: ignore[arg-type]
-    words = words_of_runs(merge_counts(runs))
-    return PreparedJob(out, (list(words), list(words.values())))  # type: ignore[arg-type]
+    vocabulary = None
+    if job.count_vocabulary:
+        words = words_of_runs(merge_counts(runs))
+        vocabulary = (list(words), list(words.values()))
+        del words
+    del runs
+    # The job ran in a pool worker that idles while the run's corrector is built: give its heap back now.
+    release_freed_memory()
+    return PreparedJob(out, vocabulary)  # type: ignore[arg-type]
 
 
 def _prepare_batch(
