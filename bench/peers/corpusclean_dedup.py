@@ -5,7 +5,7 @@ Runs in the product's virtualenv. Pages are segmented with
 the rows ``segment_document`` gives, read one page at a time; without the
 ``original_text`` column, which deduplication does not read), then
 deduplicated in one call; each removed paragraph gives the edge
-``(kept paragraph, removed paragraph)``.
+``(kept paragraph, removed paragraph)``, read from the deduplication's verdicts.
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ def main() -> None:
     result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers)
     report.phase("deduplicate")
     # Rows are in canonical order (sorted pages, paragraph order), so the row number is the ordinal.
-    ids = paragraphs.column("paragraph_id")
-    removed = pc.index_in(result.duplicates.column("paragraph_id"), value_set=ids).to_pylist()
-    kept = pc.index_in(result.duplicates.column("kept_paragraph_id"), value_set=ids).to_pylist()
+    # The verdicts say which row each removed one duplicates; no table of the removed rows is built.
+    targets = result.verdicts.column("kept_paragraph_id")
+    is_removed = pc.is_valid(targets)
+    removed = pc.indices_nonzero(is_removed).to_pylist()
+    kept = pc.index_in(pc.filter(targets, is_removed), value_set=paragraphs.column("paragraph_id")).to_pylist()
     n = write_edges(args.out, zip(kept, removed))
     report.phase("collect")
     report.write(edges=n, paragraphs=paragraphs.num_rows)

@@ -7,9 +7,10 @@ a test, in a worker process, on a Dask worker, or inside a Prefect task.
 Steps: :func:`prepare_shard` (read → segment → repair encoding) runs per shard
 of files; :func:`count_run_vocabulary` counts the whole run's vocabulary for
 OCR in one batched pass over the prepared paragraphs; :func:`correct_shard`
-(OCR) runs per shard once that vocabulary is known; :func:`deduplicate_all`
-runs once over every paragraph; :func:`assemble_outputs` builds the tables the
-output contract names.
+(OCR) runs per shard once that vocabulary is known;
+:func:`deduplication_verdicts` runs once over every paragraph; and
+:func:`write_paragraph_datasets` streams the paragraphs through their verdicts
+into the tables the output contract names.
 """
 
 from __future__ import annotations
@@ -313,18 +314,7 @@ def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table
 
 def with_ocr_edit_counts(paragraphs: pa.Table, edits: pa.Table) -> pa.Table:
     """Add ``ocr_edits``: deduplication prefers to keep the copy that needed fewer OCR fixes."""
-    return paragraphs.append_column("ocr_edits", _edit_counts(paragraphs, edits))
-
-
-def _edit_counts(paragraphs: pa.Table, edits: pa.Table) -> pa.Array:
-    """How many rows of ``edits`` each paragraph has (0 for none), as int64, in Arrow (no Python per row)."""
-    ids = paragraphs.column("paragraph_id")
-    if edits.num_rows == 0:
-        return pa.array(np.zeros(len(ids), np.int64))
-    counts = edits.group_by("paragraph_id").aggregate([("paragraph_id", "count")])
-    where = pc.index_in(ids, value_set=counts.column("paragraph_id").combine_chunks())
-    found = pc.take(counts.column("paragraph_id_count"), where)
-    return pc.cast(pc.fill_null(found, 0), pa.int64()).combine_chunks()
+    return paragraphs.append_column("ocr_edits", EditCounts(edits).of(paragraphs.column("paragraph_id")))
 
 
 def resolve_substitutions(config: CleanConfig, out_dir: Path) -> Path | None:
@@ -449,17 +439,16 @@ def _write_both(kept_out: DatasetWriter, kept: pa.Table, removed_out: DatasetWri
     removed_out.write(removed)
 
 
-def _pieces(paths: Sequence[Path], rows_per_piece: int | None = None) -> Iterator[pa.Table]:
-    """The rows of ``paths`` in order, as tables of at least ``rows_per_piece`` rows (but the last);
+def _pieces(paths: Sequence[Path]) -> Iterator[pa.Table]:
+    """The rows of ``paths`` in order, as tables of at least :data:`STREAM_ROWS` rows (but the last);
     at least one table, so an empty run still has a schema."""
-    rows_per_piece = rows_per_piece or STREAM_ROWS
     held: list[pa.RecordBatch] = []
     held_rows = 0
     for path in paths:
         for batch in read_batches(path):
             held.append(batch)
             held_rows += batch.num_rows
-            if held_rows >= rows_per_piece:
+            if held_rows >= STREAM_ROWS:
                 yield _concat_batches(held)
                 held, held_rows = [], 0
     if held or not paths:
@@ -482,12 +471,12 @@ class OutputOrder:
             return
         source, index = rows.column("source"), rows.column("paragraph_index")
         first = (source[0].as_py(), index[0].as_py())
-        if not in_output_order(rows) or (self._last is not None and not self._last < first):
+        if not _in_output_order(rows) or (self._last is not None and not self._last < first):
             raise ValueError(f"paragraphs out of output order near {first}: a run's inputs must be sorted by source")
         self._last = (source[-1].as_py(), index[-1].as_py())
 
 
-def in_output_order(table: pa.Table) -> bool:
+def _in_output_order(table: pa.Table) -> bool:
     """Whether ``table``'s rows are in output order: source (by code point), then paragraph index."""
     if table.num_rows < 2:
         return True
