@@ -45,7 +45,7 @@ from prefect.utilities.annotations import quote
 from corpusclean import pipeline
 from corpusclean.arrow_io import load_table, save_table
 from corpusclean.audit import Output
-from corpusclean.cache import PreparedCache, PreparedInput, cache_root, entry_key, file_sha256, settings_fingerprint
+from corpusclean.cache import PreparedCache, PreparedInput, cache_root, file_sha256, input_key, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
@@ -71,11 +71,7 @@ def discover_task(paths: list[str], out_dir: Path) -> tuple[list[InputFile], lis
 @task(name="hash-inputs", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
 def hash_task(files: list[InputFile], fingerprint: str) -> list[tuple[InputFile, str]]:
     """Each file with its cache key; an unreadable file gets a one-off key (prepare reports why)."""
-    keyed = []
-    for item in files:
-        digest = file_sha256(item.path) or f"unreadable-{uuid.uuid4().hex}"
-        keyed.append((item, entry_key(item.source, digest, fingerprint)))
-    return keyed
+    return [(item, input_key(item.source, file_sha256(item.path), fingerprint)) for item in files]
 
 
 @task(name="prepare-shard", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=1)
@@ -245,14 +241,19 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         t = time.perf_counter()
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
-        keyed = hash_task(quote(files), settings_fingerprint(cfg, overrides_digest))
+        fingerprint = settings_fingerprint(cfg, overrides_digest)
+        if cfg.incremental and not cache.is_empty():  # each input's key first, to look it up
+            keyed: list[tuple[InputFile, str | None]] = hash_task(quote(files), fingerprint)
+        else:  # nothing to look up: the prepare jobs key what they read (each input is read once)
+            keyed = [(f, None) for f in files]
         durations["discover+hash(wall)"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        hits = cache.get_many(key for _, key in keyed) if cfg.incremental else {}
+        hits = cache.get_many(key for _, key in keyed if key is not None) if cfg.incremental else {}
         missing = [(f, k) for f, k in keyed if hits.get(k) is None]
         shards = cfg.workers if not on_dask else max(cfg.workers, 2)
-        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_vocabulary=cfg.ocr)
+        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_vocabulary=cfg.ocr,
+                                          fingerprint=fingerprint)  # fmt: skip
         if on_dask:
             prepared = [f.result() for f in prepare_shard_task.map(jobs)]
         else:
@@ -262,8 +263,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         for entry in fresh:
             for stage, seconds in entry.seconds.items():
                 durations[stage] += seconds
-        by_key = {e.key: e for e in fresh} | {k: e for k, e in hits.items() if e is not None}
-        inputs = [by_key[k] for _, k in keyed]
+        by_source = {e.source: e for e in fresh} | {e.source: e for e in hits.values() if e is not None}
+        inputs = [by_source[f.source] for f in files]
 
         present = {f.source for f in files}
         deleted = sorted(i["source"] for i in (previous or {}).get("inputs", []) if i["source"] not in present and i.get("cache_key"))

@@ -235,3 +235,28 @@ def test_streamed_outputs_equal_the_whole_tables(tmp_path, monkeypatch) -> None:
         pipeline.write_paragraph_datasets(paths[::-1], verdicts, counts, tmp_path / "reversed")
 
 
+
+
+def test_a_job_keys_what_it_reads_as_the_hash_pass_would(tmp_path, monkeypatch) -> None:
+    """A first run skips the hash pass: its jobs key each input by the bytes they read, which must be the key
+    the next run computes before reading (or nothing would ever be reused)."""
+    import gzip
+
+    from corpusclean import read
+    from corpusclean.cache import file_sha256, input_key
+
+    monkeypatch.setattr(read, "STREAM_MIN_BYTES", 10_000)  # the large seed streams
+    root = tmp_path / "in"
+    root.mkdir()
+    texts = [p.read_bytes() for p in sorted(SEEDS.glob("*.txt"))]
+    (root / "a.txt").write_bytes(texts[0])
+    (root / "b.txt.gz").write_bytes(gzip.compress(texts[1]))
+    (root / "c.txt").write_bytes(b"\xff\xfe\x00broken " * 3)
+    (root / "big.txt").write_bytes(texts[0] * 8)
+    files, _ = discover_inputs([root])
+    assert any(read.can_stream(f) for f in files)
+    config, fingerprint = CleanConfig(), "fp"
+    [job] = pipeline.plan_prepare_jobs([(f, None) for f in files], config, tmp_path / "cache", 1, fingerprint=fingerprint)
+    entries = pipeline.prepare_job(job).entries
+    assert [e.key for e in entries] == [input_key(f.source, file_sha256(f.path), fingerprint) for f in files]
+    assert input_key("x", None, fingerprint) != input_key("x", None, fingerprint)  # unreadable: never reused

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,12 @@ def entry_key(source: str, sha256: str, fingerprint: str) -> str:
     return digest.hexdigest()
 
 
+def input_key(source: str, sha256: str | None, fingerprint: str) -> str:
+    """The cache key of an input whose bytes have this digest; an unreadable one (no digest) gets a
+    one-off key, so nothing is ever reused for it (the prepare step reports why it was skipped)."""
+    return entry_key(source, sha256 or f"unreadable-{uuid.uuid4().hex}", fingerprint)
+
+
 @dataclass
 class PreparedInput:
     """One input file after the prepare step, as stored in the cache."""
@@ -122,6 +129,14 @@ class PreparedCache:
             source=data["source"], key=key, paragraphs=flat, edits=self.root / f"{key}{_EDITS}",
             report=FileReport(**data["report"]), rows=data["rows"], seconds={}, cached=True, edit_rows=data["edit_rows"],
         )  # fmt: skip
+
+    def is_empty(self) -> bool:
+        """Whether the cache holds no entry at all (a first run: nothing to look up)."""
+        try:
+            with os.scandir(self.root) as entries:
+                return next(entries, None) is None
+        except FileNotFoundError:
+            return True
 
     def get_many(self, keys: Iterable[str]) -> dict[str, PreparedInput | None]:
         """:meth:`get` for each of ``keys``, opening only the entries the cache holds.

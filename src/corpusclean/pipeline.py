@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusclean.arrow_io import TableWriter, iter_batches, load_table, read_batches, save_table
-from corpusclean.cache import PreparedCache, PreparedInput
+from corpusclean.cache import PreparedCache, PreparedInput, file_sha256, input_key
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
@@ -569,14 +569,22 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class PrepareJob:
-    """A shard of input files to prepare, each with its cache key."""
+    """A shard of input files to prepare, each with its cache key.
 
-    files: tuple[tuple[InputFile, str], ...]
+    A key may be ``None``: the job then keys the entry by the digest of the
+    bytes it reads (:func:`~corpusclean.cache.input_key` with ``fingerprint``),
+    so a run with nothing to look up in the cache reads each input once, not
+    once to hash it and again to prepare it.
+    """
+
+    files: tuple[tuple[InputFile, str | None], ...]
     config: CleanConfig
     cache_root: Path
     overrides: Overrides | None = None
     count_vocabulary: bool = False
     """Also count the prepared paragraphs' words for the OCR vocabulary (see :class:`PreparedJob`)."""
+    fingerprint: str = ""
+    """The run's :func:`~corpusclean.cache.settings_fingerprint`, for the keys the job makes."""
 
 
 @dataclass
@@ -631,6 +639,8 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     for position, (item, key) in enumerate(job.files):
         if can_stream(item):
             flush()  # the files before it first: runs are counted in file order
+            # A streamed entry is written as it is read, under a key known before: hash first.
+            key = key or input_key(item.source, file_sha256(item.path), job.fingerprint)
             streamed = prepare_streamed(item, key, job.config, job.overrides, cache)
             if streamed is not None:
                 out[position] = streamed
@@ -640,6 +650,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
         start = time.perf_counter()
         document, report = read_input(item, text_field=job.config.text_field)
         read_seconds += time.perf_counter() - start
+        key = key or input_key(item.source, report.sha256, job.fingerprint)
         pending.append((position, key, document, report))
         pending_bytes += len(document.text) if document is not None else 0
         if pending_bytes >= PREPARE_BATCH_BYTES:
@@ -702,16 +713,19 @@ def _prepare_batch(
 
 
 def plan_prepare_jobs(
-    files: Sequence[tuple[InputFile, str]],
+    files: Sequence[tuple[InputFile, str | None]],
     config: CleanConfig,
     cache_root: Path,
     shards: int,
     overrides: Overrides | None = None,
     count_vocabulary: bool = False,
+    fingerprint: str = "",
 ) -> list[PrepareJob]:
+    """Shards of ``files`` (each with its cache key, or ``None`` for the job to key it; see :class:`PrepareJob`)."""
     planned = plan_shards([f for f, _ in files], shards)
     key_of = {id(f): k for f, k in files}
-    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, count_vocabulary) for shard in planned]
+    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, count_vocabulary, fingerprint)
+            for shard in planned]  # fmt: skip
 
 
 @dataclass(frozen=True)
