@@ -44,7 +44,9 @@ def split_rows(rows: pa.Table, verdicts: pa.Table) -> tuple[pa.Table, pa.Table]:
     """``(kept, removed)``: ``rows`` with their ``verdicts`` (same length, same order) applied.
 
     Kept rows get :data:`KEPT_COLUMNS`, removed rows :data:`REMOVED_COLUMNS`,
-    each in input order. Batch by batch, so a caller can stream a run through it.
+    each in input order. A piece of a run with the same slice of its verdicts
+    gives that piece's share of the whole run's split, so a caller can stream
+    a run through it piece by piece.
     """
     if rows.num_rows != verdicts.num_rows:
         raise ValueError(f"{rows.num_rows} rows but {verdicts.num_rows} verdicts")
