@@ -45,7 +45,7 @@ from prefect.utilities.annotations import quote
 from corpusclean import pipeline
 from corpusclean.arrow_io import load_table, save_table
 from corpusclean.audit import Output
-from corpusclean.cache import PreparedCache, PreparedInput, cache_root, file_sha256, input_key, settings_fingerprint
+from corpusclean.cache import PreparedCache, cache_root, file_sha256, input_key, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path

@@ -60,7 +60,6 @@ from corpusclean.fold import fold_batch
 from corpusclean.minhash import signatures_from_hashes
 from corpusclean.normalize import CharBatch, TokenBatch, normalize_batch, tokenize_batch
 from corpusclean.parallel import as_text_array, map_shards, release_freed_memory
-from corpusclean.verdicts import METHODS, VERDICT_SCHEMA, split_rows
 from corpusclean.shingles import (
     SHINGLINGS,
     ShingleSets,
@@ -71,6 +70,7 @@ from corpusclean.shingles import (
     window_hashes,
 )
 from corpusclean.hashing import fmix64 as _fmix64
+from corpusclean.verdicts import METHODS, VERDICT_SCHEMA, split_rows
 
 MIN_CONTAINED_SHINGLES = {"word": 1, "char": 50}
 """Fewest shingles a paragraph needs to be removed as *contained*. Character
