@@ -269,16 +269,15 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         present = {f.source for f in files}
         deleted = sorted(i["source"] for i in (previous or {}).get("inputs", []) if i["source"] not in present and i.get("cache_key"))
         if cfg.keep_deleted:
-            kept_deleted = [cache.get(i["cache_key"]) for i in previous["inputs"] if i["source"] in deleted]
-            inputs += [e for e in kept_deleted if e is not None]
+            kept_deleted = cache.get_many(i["cache_key"] for i in previous["inputs"] if i["source"] in deleted)
+            inputs += [e for e in kept_deleted.values() if e is not None]
         for source in deleted:
             logger.warning("input %s has disappeared since the last run: its rows are %s", source, "kept" if cfg.keep_deleted else "retired")
         inputs.sort(key=lambda e: e.source)
 
-        edit_paths = [e.edits for e in inputs if e.edit_rows != 0]  # most inputs have none: skip opening them
-        paragraph_paths = [e.paragraphs for e in inputs]
+        t = time.perf_counter()
+        settings_path = None
         if cfg.ocr:
-            t = time.perf_counter()
             over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
             vocabulary = pipeline.run_vocabulary(inputs, prepared, cfg.workers, over_pool)
             del prepared  # the jobs' vocabularies: millions of strings on a large corpus, needed no more
@@ -290,16 +289,17 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             else:  # in a worker: the OCR model's memory leaves with the pool, before deduplication
                 settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
             del settings_job  # and its vocabulary: the corrector has it, in the settings file
-            correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, shards)
-            if on_dask:
-                corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
-            else:
-                corrected = correct_shards_task(quote(correct_jobs), cfg.workers)
-            # each shard's inputs' prepare-stage edits, then every shard's OCR edits: the order the writer expects
-            edit_paths = [c.prepared_edits for c in corrected] + [c.edits for c in corrected]
-            paragraph_paths = [c.paragraphs for c in corrected]
-            durations["ocr"] = sum(c.seconds for c in corrected)
-            durations["ocr(wall)"] = time.perf_counter() - t
+        # Without OCR the shards only gather their inputs (packed many to a cache file) into one file each.
+        correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, shards)
+        if on_dask:
+            corrected = [f.result() for f in correct_shard_task.map(correct_jobs)]
+        else:
+            corrected = correct_shards_task(quote(correct_jobs), cfg.workers)
+        # each shard's inputs' prepare-stage edits, then every shard's OCR edits: the order the writer expects
+        edit_paths = [c.prepared_edits for c in corrected] + [c.edits for c in corrected]
+        paragraph_paths = [c.paragraphs for c in corrected]
+        durations["ocr" if cfg.ocr else "gather"] = sum(c.seconds for c in corrected)
+        durations["ocr(wall)" if cfg.ocr else "gather(wall)"] = time.perf_counter() - t
 
         run_pool.close()  # idle workers would only add to deduplication's memory
         pipeline.load_ocr_settings.cache_clear()  # the corrector, if one worker ran OCR in this process

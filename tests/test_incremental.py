@@ -113,30 +113,42 @@ def test_next_run_honours_restores_and_rejected_edits(prefect_harness, tmp_path)
     assert manifest["incremental"]["reused_from_cache"] == 0  # new overrides invalidate the cache
 
 
-def test_cache_entry_is_one_file_whose_footer_commits_it(tmp_path):
-    """An entry cut short by a crash (no Arrow footer yet) is not found; a complete one round-trips."""
+def test_cache_packs_entries_and_a_pack_counts_once_its_footer_is_written(tmp_path):
+    """Many entries are one pack (two files); a pack cut short by a crash (no Arrow footer yet) lists no entry,
+    a complete one round-trips, and retention drops dead packs and rewrites mostly dead ones."""
     import pyarrow as pa
 
-    from corpusclean.cache import PreparedCache
-    from corpusclean.edits import EDIT_SCHEMA
+    from corpusclean.cache import NewEntry, PreparedCache
+    from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table
     from corpusclean.read import FileReport
     from corpusclean.segment import segment_document
 
     cache = PreparedCache(tmp_path / "prepared")
-    paragraphs = segment_document("a.txt", "One.\n\nTwo, three.\n")
-    report = FileReport("a.txt", "/x/a.txt", sha256="0" * 64, paragraphs=paragraphs.num_rows, warnings=["w"])
-    put = cache.put("k1", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
-    got = cache.get("k1")
-    assert got is not None and got.report == report and got.rows == 2 and got.edit_rows == 0 and got.cached
-    assert got.paragraphs == put.paragraphs and pa.ipc.open_file(pa.memory_map(str(got.paragraphs))).read_all().equals(paragraphs)
-    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == ["k1.arrow"]
-    whole = got.paragraphs.read_bytes()
-    got.paragraphs.write_bytes(whole[: len(whole) // 2])  # a crash mid-write
-    assert cache.get("k1") is None
-    assert cache.get("missing") is None
-    cache.put("k1", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
-    cache.put("k2", paragraphs, EDIT_SCHEMA.empty_table(), report, {})
-    assert cache.retain(["k2"]) == 1 and cache.get("k1") is None and cache.get("k2") is not None
-    many = cache.get_many(["k1", "k2", "missing"])
-    assert many == {"k1": None, "k2": cache.get("k2"), "missing": None}
+    texts = ["One.\n\nTwo, three.\n", "", "Four \u00e2\u20ac\u0153five.\n"]
+    tables = [segment_document(f"{i}.txt", text) for i, text in enumerate(texts)]
+    reports = [FileReport(f"{i}.txt", f"/x/{i}.txt", sha256=str(i) * 64, paragraphs=t.num_rows, warnings=["w"]) for i, t in enumerate(tables)]
+    edits = [EDIT_SCHEMA.empty_table(), EDIT_SCHEMA.empty_table(),
+             edits_to_table([tables[2].column("paragraph_id")[0].as_py()], [[Edit("encoding", "mojibake", 5, "\u00e2\u20ac\u0153", "\u201c", 1.0)]])]
+    put = cache.put_many([NewEntry(f"k{i}", t, e, r, {}) for i, (t, e, r) in enumerate(zip(tables, edits, reports))])
+    assert sorted(p.suffixes[-2:] == [".edits", ".arrow"] for p in (tmp_path / "prepared").iterdir()) == [False, True]
+    got = cache.get_many(["k0", "k1", "k2", "missing"])
+    assert got["missing"] is None
+    for i, entry in enumerate(put):
+        found = got[f"k{i}"]
+        assert found is not None and found.cached and found.report == reports[i] and found.rows == tables[i].num_rows
+        assert pa.Table.from_batches(list(found.paragraph_batches()), schema=tables[i].schema).equals(tables[i])
+        assert found.edit_rows == edits[i].num_rows and found.edit_table().equals(edits[i])
+        assert found.paragraphs == entry.paragraphs
+    whole = put[0].paragraphs.read_bytes()
+    put[0].paragraphs.write_bytes(whole[: len(whole) // 2])  # a crash mid-write
+    assert cache.get("k0") is None and cache.get("k2") is None
+    assert cache.retain(["k0"]) == 0 and list((tmp_path / "prepared").iterdir()) == []  # the broken pack is gone
+    first = cache.put_many([NewEntry(f"a{i}", tables[0], EDIT_SCHEMA.empty_table(), reports[0], {}) for i in range(4)])
+    second = cache.put_many([NewEntry(f"b{i}", tables[2], edits[2], reports[2], {}) for i in range(3)])
+    assert cache.retain(["a0", "a1", "b0"]) == 2  # a half-live pack stays whole; b's one live entry of three is moved
+    assert first[0].paragraphs.exists() and not second[0].paragraphs.exists() and not second[0].edits.exists()
+    after = cache.get_many(["a0", "a1", "a2", "b0", "b1"])
+    assert [k for k, v in after.items() if v is not None] == ["a0", "a1", "a2", "b0"]  # a2 lives on in a's pack
+    assert after["b0"].edit_table().equals(edits[2]) and after["b0"].paragraphs != second[0].paragraphs
+    assert cache.retain([]) == 5 and list((tmp_path / "prepared").iterdir()) == []
     assert PreparedCache(tmp_path / "never-written").get_many(["k2"]) == {"k2": None}

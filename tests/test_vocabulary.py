@@ -103,7 +103,7 @@ def test_prepare_jobs_count_the_vocabulary_the_cached_entries_hold(tmp_path, mon
             for a, b in zip(thirds, thirds[1:])]
     prepared = [pipeline.prepare_job(job) for job in jobs]
     inputs = sorted((e for job in prepared for e in job.entries), key=lambda e: e.source)
-    want = pipeline.count_run_vocabulary([e.paragraphs for e in inputs])
+    want = pipeline.count_run_vocabulary(inputs)
     assert [e.key for job in prepared for e in job.entries] == [e.key for e in inputs]
     _same(pipeline.run_vocabulary(inputs, prepared), want)
     # one input reused from the cache, so not among the jobs' entries: every entry is counted again

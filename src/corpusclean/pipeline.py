@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusclean.arrow_io import TableWriter, iter_batches, load_table, read_batches, save_table
-from corpusclean.cache import PreparedCache, PreparedInput, file_sha256, input_key
+from corpusclean.cache import NewEntry, PreparedCache, PreparedInput, file_sha256, input_key, paragraph_batches
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
@@ -152,23 +152,23 @@ VOCABULARY_JOBS_PER_WORKER = 4
 
 
 def count_run_vocabulary(
-    paragraph_paths: Sequence[Path], workers: int = 1, map_items: MapItems | None = None
+    sources: Sequence[Path | PreparedInput], workers: int = 1, map_items: MapItems | None = None
 ) -> collections.Counter[str]:
     """The whole run's vocabulary for OCR: every prepared paragraph's tokens, counted in one batched pass.
 
     The same counts, in the same order, as :func:`corpusclean.ocr.count_vocabulary`
-    over the paragraphs of ``paragraph_paths`` in that order (see
+    over the paragraphs of ``sources`` (paragraph files or cache entries) in that order (see
     :mod:`corpusclean.vocabulary`). With ``map_items`` (``map_items(fn, items)``, e.g. over the run's process
-    pool), contiguous groups of files are opened and counted in parallel and
+    pool), contiguous groups of sources are opened and counted in parallel and
     merged in order: a run of tens of thousands of small inputs spends more
     time opening their files than counting.
     """
     from corpusclean.vocabulary import count_vocabulary, merge_counts, words_of_runs
 
-    if map_items is None or workers <= 1 or len(paragraph_paths) < 2:
-        return count_vocabulary(_text_column(paragraph_paths), workers=workers)
-    bounds = np.linspace(0, len(paragraph_paths), min(len(paragraph_paths), workers * VOCABULARY_JOBS_PER_WORKER) + 1)
-    groups = [tuple(paragraph_paths[lo:hi]) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
+    if map_items is None or workers <= 1 or len(sources) < 2:
+        return count_vocabulary(_text_column(sources), workers=workers)
+    bounds = np.linspace(0, len(sources), min(len(sources), workers * VOCABULARY_JOBS_PER_WORKER) + 1)
+    groups = [tuple(sources[lo:hi]) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
     return words_of_runs(merge_counts(map_items(count_path_runs, groups)))
 
 
@@ -189,19 +189,19 @@ def run_vocabulary(
         # Each job's words in order of first occurrence, merged in job order: a word new to a job first
         # occurs there in a run new to it too, so the order is the one the merged runs would give.
         return merge_counts(job.vocabulary for job in prepared if job.vocabulary is not None)
-    return count_run_vocabulary([entry.paragraphs for entry in inputs], workers, map_items)
+    return count_run_vocabulary(inputs, workers, map_items)
 
 
-def count_path_runs(paragraph_paths: Sequence[Path]) -> tuple[list[str], list[int]]:
-    """The space-delimited runs of the prepared paragraphs in ``paragraph_paths``, with counts, in order of first occurrence."""
+def count_path_runs(sources: Sequence[Path | PreparedInput]) -> tuple[list[str], list[int]]:
+    """The space-delimited runs of the prepared paragraphs of ``sources``, with counts, in order of first occurrence."""
     from corpusclean.vocabulary import count_runs
 
-    runs = count_runs(_text_column(paragraph_paths))
+    runs = count_runs(_text_column(sources))
     return list(runs), list(runs.values())
 
 
-def _text_column(paragraph_paths: Sequence[Path]) -> pa.ChunkedArray | list[str]:
-    chunks = [chunk for path in paragraph_paths for chunk in load_table(path).column("text").chunks]
+def _text_column(sources: Sequence[Path | PreparedInput]) -> pa.ChunkedArray | list[str]:
+    chunks = [batch.column("text") for source in sources for batch in paragraph_batches(source)]
     if len({chunk.type for chunk in chunks}) > 1:
         chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
     return pa.chunked_array(chunks) if chunks else []
@@ -706,9 +706,13 @@ def _prepare_batch(
     edit_rows: list[list[int]] = [[] for _ in batch]
     for index, owner in enumerate(owners):
         edit_rows[owner].append(index)
-    for i, ((position, key, _, report), (first, end)) in enumerate(zip(batch, ranges)):
-        mine = edits.take(pa.array(edit_rows[i], pa.int64())) if edit_rows[i] else EDIT_SCHEMA.empty_table()
-        out[position] = cache.put(key, paragraphs.slice(first, end - first), mine, report, seconds if i == 0 else {})
+    entries = [
+        NewEntry(key, paragraphs.slice(first, end - first), edits.take(pa.array(edit_rows[i], pa.int64())) if edit_rows[i]
+                 else EDIT_SCHEMA.empty_table(), report, seconds if i == 0 else {})
+        for i, ((_, key, _, report), (first, end)) in enumerate(zip(batch, ranges))
+    ]  # fmt: skip
+    for (position, *_), entry in zip(batch, cache.put_many(entries)):
+        out[position] = entry
     return paragraphs
 
 
@@ -734,8 +738,9 @@ class CorrectJob:
 
     number: int
     inputs: tuple[PreparedInput, ...]
-    settings_path: Path
-    """The run's pickled :class:`OcrSettings` (:func:`load_ocr_settings`), written once for all shards."""
+    settings_path: Path | None
+    """The run's pickled :class:`OcrSettings` (:func:`load_ocr_settings`), written once for all shards;
+    ``None`` for a run without OCR: the shard's inputs are only gathered into one file."""
     work_dir: Path
 
 
@@ -776,10 +781,11 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
     :data:`OCR_BATCH_ROWS` rows, so tens of thousands of small files do not
     cost one round of table building, edit collection and IPC writing each.
     Every paragraph is corrected on its own, so the grouping changes nothing
-    in the output.
+    in the output. Without OCR settings the inputs are only gathered: later
+    steps read one file per shard, not one batch per input.
     """
     start = time.perf_counter()
-    settings = load_ocr_settings(job.settings_path)
+    settings = load_ocr_settings(job.settings_path) if job.settings_path is not None else None
     base = job.work_dir / f"ocr-{job.number:05d}"
     with TableWriter(base / "corrected.arrow") as paragraphs_out, TableWriter(base / "edits-ocr.arrow") as edits_out:
         pending: list[pa.RecordBatch] = []
@@ -789,14 +795,14 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
             nonlocal rows
             if pending:
                 # One batch per call, not one per small input: downstream steps work batch by batch.
-                paragraphs, edits = correct_shard(pa.Table.from_batches(pending).combine_chunks(), settings)
+                paragraphs, edits = _correct_or_gather(pa.Table.from_batches(pending).combine_chunks(), settings)
                 paragraphs_out.write(paragraphs)
                 edits_out.write(edits)
                 pending.clear()
                 rows = 0
 
         for item in job.inputs:
-            for batch in iter_batches(item.paragraphs):
+            for batch in item.paragraph_batches():
                 if batch.num_rows == 0:
                     continue
                 if pending and not batch.schema.equals(pending[0].schema):
@@ -807,12 +813,16 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
                     flush()
         flush()
         if not paragraphs_out.written:  # only empty inputs: still write the schemas
-            paragraphs, edits = correct_shard(load_table(job.inputs[0].paragraphs).slice(0, 0), settings)
+            paragraphs, edits = _correct_or_gather(pa.Table.from_batches(list(job.inputs[0].paragraph_batches())).slice(0, 0), settings)
             paragraphs_out.write(paragraphs)
             edits_out.write(edits)
-    prepared = concat_edits(load_table(item.edits) for item in job.inputs if item.edit_rows != 0)
+    prepared = concat_edits(item.edit_table() for item in job.inputs if item.edit_rows != 0)
     prepared_path = save_table(prepared.combine_chunks(), base / "edits-prepared.arrow")
     return CorrectedShard(paragraphs_out.path, edits_out.path, time.perf_counter() - start, prepared_path)
+
+
+def _correct_or_gather(paragraphs: pa.Table, settings: OcrSettings | None) -> tuple[pa.Table, pa.Table]:
+    return correct_shard(paragraphs, settings) if settings is not None else (paragraphs, EDIT_SCHEMA.empty_table())
 
 
 @dataclass(frozen=True)
@@ -838,7 +848,7 @@ def prepare_ocr_settings(job: OcrSettingsJob) -> Path:
 
 
 def plan_correct_jobs(
-    inputs: Sequence[PreparedInput], settings_path: Path, work_dir: Path, workers: int, target_rows: int = 50_000
+    inputs: Sequence[PreparedInput], settings_path: Path | None, work_dir: Path, workers: int, target_rows: int = 50_000
 ) -> list[CorrectJob]:
     """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers)."""
     total = sum(i.rows for i in inputs)
