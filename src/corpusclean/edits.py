@@ -119,14 +119,20 @@ def run_text_stage(
 
     Returns the table with ``text`` replaced and the edits as an Arrow table.
     """
+    return run_batch_text_stage(paragraphs, lambda texts: [stage(text) for text in texts])
+
+
+def run_batch_text_stage(
+    paragraphs: pa.Table, stage: Callable[[list[str]], list[tuple[str, list[Edit]]]]
+) -> tuple[pa.Table, pa.Table]:
+    """:func:`run_text_stage` for a stage that takes all the table's texts at once (and returns one result each)."""
     ids = paragraphs.column("paragraph_id").to_pylist()
     texts = paragraphs.column("text").to_pylist()
-    new_texts: list[str] = []
-    all_edits: list[list[Edit]] = []
-    for text in texts:
-        new_text, edits = stage(text)
-        new_texts.append(new_text)
-        all_edits.append(edits)
+    results = stage(texts)
+    if len(results) != len(texts):
+        raise ValueError(f"a text stage returned {len(results)} results for {len(texts)} paragraphs")
+    new_texts = [text for text, _ in results]
+    all_edits = [edits for _, edits in results]
     index = paragraphs.schema.get_field_index("text")
     table = paragraphs.set_column(index, "text", pa.array(new_texts, pa.string()))
     return table, edits_to_table(ids, all_edits)

@@ -23,11 +23,12 @@ import collections
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import regex
 
 from corpusclean.edits import Edit
+from corpusclean.word_scan import HYPHEN_HINT, NOISE_HINT, NOISE_MARKS, SKIP_HINT, SKIP_MARKS, WORD, scan_words
 
 if TYPE_CHECKING:
     from corpusclean.ocr_context import BigramContext
@@ -37,11 +38,12 @@ STAGE = "ocr"
 
 # A word: letters/digits joined by internal apostrophes or hyphens (``don't``,
 # ``Trotsky's``, ``twenty-seven``). Digits are part of the token so that
-# ``bro1ught`` is one token and never becomes ``bro`` + ``ught``.
-_WORD = r"[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*"
+# ``bro1ught`` is one token and never becomes ``bro`` + ``ught``. The patterns
+# are defined once, in word_scan, whose compiled scan finds the same words.
+_WORD = WORD
 # Whitespace-delimited chunks that are never prose: URLs, e-mail addresses and
 # code-like strings (identifiers with ``_``, paths, markup, assignments).
-_SKIP = r"(?<!\S)(?:(?:[a-z][a-z0-9+.\-]*://|www\.)\S+|[^\s@]+@[^\s@]+\.\S+|\S*[_\\/{}<>=|#$%^~`@]\S*)"
+_SKIP = rf"(?<!\S)(?:(?:[a-z][a-z0-9+.\-]*://|www\.)\S+|[^\s@]+@[^\s@]+\.\S+|\S*{SKIP_MARKS}\S*)"
 TOKEN_RE = regex.compile(rf"(?P<skip>{_SKIP})|(?P<word>{_WORD})", regex.IGNORECASE)
 WORD_RE = regex.compile(rf"^{_WORD}$")
 # Text with none of these cannot hold a skipped chunk with a word in it, so its
@@ -49,7 +51,7 @@ WORD_RE = regex.compile(rf"^{_WORD}$")
 # ``TOKEN_RE``): a code-like mark with a non-space neighbour, or ``www.``. A mark
 # standing alone between spaces (``Home | News``, ``Books > History``, common in
 # scraped pages) is a skipped chunk of its own that holds no word.
-_SKIP_HINT_RE = regex.compile(r"[_\\/{}<>=|#$%^~`@](?:(?<=\S.)|(?=\S))|[wW][wW][wW]\.")
+_SKIP_HINT_RE = regex.compile(SKIP_HINT)
 _PLAIN_WORD_RE = regex.compile(_WORD)
 # Lower-to-upper case boundaries inside a token: ``collectionNicolaevsky`` is
 # two words run together by OCR (or by joining lines); counting the halves lets
@@ -58,10 +60,10 @@ _CAMEL_SPLIT_RE = regex.compile(r"(?<=\p{Ll}{2})(?=\p{Lu}\p{Ll})")
 _POSSESSIVE_RE = regex.compile(r"^(?P<stem>.+?)(?P<suffix>['’][sS])$")
 # Only text with a letter, a hyphen and then a space or line break may hold a
 # word broken across lines (the full pattern is in ocr_model.HYPHEN_BREAK_RE).
-HYPHEN_HINT_RE = regex.compile(r"\p{L}-\s")
+HYPHEN_HINT_RE = regex.compile(HYPHEN_HINT)
 # A stray mark between two letter runs with no space: OCR noise inside a word (``stra.ngers``, ``l)oard``).
-_NOISE_MARKS = r"[.,;:!|()\[\]{}<>^~°■•*\\]"
-NOISE_HINT_RE = regex.compile(rf"(?<=\p{{L}}){_NOISE_MARKS}(?=\p{{L}})")
+_NOISE_MARKS = NOISE_MARKS
+NOISE_HINT_RE = regex.compile(NOISE_HINT)
 NOISE_CHUNK_RE = regex.compile(rf"(?<![\p{{L}}\p{{N}}.'’\-])(\p{{L}}+)({_NOISE_MARKS})(\p{{L}}+)(?![\p{{L}}\p{{N}}.'’\-])")
 
 Decision = tuple[str, str, float]
@@ -533,31 +535,43 @@ class OcrCorrector:
 
     def __call__(self, text: str) -> tuple[str, list[Edit]]:
         """Correct one paragraph; return the new text and its edits (in order)."""
+        return self.correct_many([text])[0]
+
+    def correct_many(self, texts: Sequence[str]) -> list[tuple[str, list[Edit]]]:
+        """:meth:`__call__` for each of ``texts``: their words are found in one compiled scan (:mod:`corpusclean.word_scan`)."""
         # Without a run vocabulary, tokens are decided as they come (memoised).
         if self._decisions is None and self.automatic and self.corpus_vocabulary:
             self.prepare()  # the run's confusion profile needs the whole vocabulary
+        scan = scan_words(texts)
+        return [self._correct(text, scan.plain_words(i)) for i, text in enumerate(texts)]
+
+    def _correct(self, text: str, plain_words: tuple[list[int], list[int]] | None) -> tuple[str, list[Edit]]:
+        """One paragraph; ``plain_words`` are its words' starts and ends when the scan found no hint in it."""
         decisions = self._decisions or {}
         vocabulary = (self.corpus_vocabulary or {}) if self._decisions is not None else {}
         # Hyphenation repairs come first: they span two tokens, which the
         # word loop below then leaves alone.
         edits: list[Edit] = []
         claimed: list[tuple[int, int]] = []
-        broken = self.automatic and "-" in text and HYPHEN_HINT_RE.search(text) is not None
-        if broken:
-            edits, claimed = self.model.correct_hyphenation(text, self._is_frozen)
-        if self.automatic and NOISE_HINT_RE.search(text):
-            joins = self._join_noise(text, claimed)
-            if joins:
-                edits = sorted(edits + joins, key=lambda e: e.position)
-                claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
-        plain = _SKIP_HINT_RE.search(text) is None  # no URL or code-like chunk: words are plain matches
-        matches: list[regex.Match[str]] | None = None
-        tokens: list[str] | None = None
+        if plain_words is not None:  # no hyphen before a space, no mark inside a word, no code-like chunk
+            broken, plain = False, True
+            starts, ends = plain_words
+        else:
+            broken = self.automatic and "-" in text and HYPHEN_HINT_RE.search(text) is not None
+            if broken:
+                edits, claimed = self.model.correct_hyphenation(text, self._is_frozen)
+            if self.automatic and NOISE_HINT_RE.search(text):
+                joins = self._join_noise(text, claimed)
+                if joins:
+                    edits = sorted(edits + joins, key=lambda e: e.position)
+                    claimed = sorted(claimed + [(e.position, e.position + len(e.before)) for e in joins])
+            plain = _SKIP_HINT_RE.search(text) is None  # no URL or code-like chunk: words are plain matches
+            matches = list(_PLAIN_WORD_RE.finditer(text) if plain else iter_words(text))
+            starts, ends = [m.start() for m in matches], [m.end() for m in matches]
+        tokens = [text[a:b] for a, b in zip(starts, ends)]
         if not edits and not broken and vocabulary and plain:
             # Fast path: a paragraph whose every token the map decided to keep needs no per-token
             # loop, only (if it has any) the context map's tokens weighed against their neighbours.
-            matches = list(_PLAIN_WORD_RE.finditer(text))  # one scan: the words and where they are
-            tokens = [match.group() for match in matches]
             distinct = set(tokens)
             # Tokens the vocabulary counts only as parts (``Lord's``, ``well-known``) are decided once each.
             if decisions.keys().isdisjoint(distinct) and (distinct <= vocabulary.keys() or all(
@@ -565,22 +579,14 @@ class OcrCorrector:
             )):
                 if self._contexts.keys().isdisjoint(distinct):
                     return text, edits
-                edits = self._weigh_context(text, matches, edits, claimed, tokens)
+                edits = self._weigh_context(text, starts, ends, tokens, edits, claimed)
                 return self._finish(text, edits)
-        words: Iterable[regex.Match[str]] = matches if matches is not None else (
-            _PLAIN_WORD_RE.finditer(text) if plain else iter_words(text)
-        )
-        if matches is None and self._contexts:
-            matches = list(words)
-            words = matches
         claimed_iter = iter(claimed)
         next_claim = next(claimed_iter, None)
-        for match in words:
-            token = match.group()
+        for token, start, end in zip(tokens, starts, ends):
             decision = decisions.get(token)
             if decision is None and (token in vocabulary or token in self._unchanged):
                 continue  # the common case: a token already decided to stay
-            start, end = match.span()
             while next_claim is not None and next_claim[1] <= start:
                 next_claim = next(claimed_iter, None)
             if next_claim is not None and next_claim[0] < end:
@@ -591,8 +597,8 @@ class OcrCorrector:
                 continue
             for offset, before, after, rule, confidence in self._token_edits(token):
                 edits.append(Edit(STAGE, rule, start + offset, before, after, confidence))
-        if matches and self._contexts:
-            edits = self._weigh_context(text, matches, edits, claimed, tokens or [m.group() for m in matches])
+        if tokens and self._contexts:
+            edits = self._weigh_context(text, starts, ends, tokens, edits, claimed)
         return self._finish(text, edits)
 
     def _finish(self, text: str, edits: list[Edit]) -> tuple[str, list[Edit]]:
@@ -663,8 +669,7 @@ class OcrCorrector:
         return joins
 
     def _weigh_context(
-        self, text: str, matches: list[regex.Match[str]], edits: list[Edit], claimed: list[tuple[int, int]],
-        tokens: list[str],
+        self, text: str, starts: list[int], ends: list[int], tokens: list[str], edits: list[Edit], claimed: list[tuple[int, int]]
     ) -> list[Edit]:
         """Second opinion from the neighbours on each token of the context map (see :mod:`corpusclean.ocr_context`).
 
@@ -687,25 +692,23 @@ class OcrCorrector:
         def neighbour(j: int) -> str | None:
             if j in replaced:
                 return replaced[j]
-            edit = by_start.get(matches[j].start())
+            edit = by_start.get(starts[j])
             word = edit.after if edit is not None and edit.before == tokens[j] else tokens[j]
             return key(word)
 
         changed = False
-        last = len(matches) - 1
-        # ``tokens[i]`` is ``matches[i].group()``: the context map's tokens are found without touching each match.
+        last = len(tokens) - 1
         for i in [i for i, token in enumerate(tokens) if token in contexts]:
             token = tokens[i]
             entry = contexts[token]
-            match = matches[i]
-            start, end = match.span()
+            start, end = starts[i], ends[i]
             existing = by_start.get(start)
             if existing is not None and existing.before != token:
                 continue  # a change to part of the token
             if any(a < end and start < b for a, b in claimed):
                 continue
-            left = neighbour(i - 1) if i and text[matches[i - 1].end() : start].isspace() else None
-            right = neighbour(i + 1) if i < last and text[end : matches[i + 1].start()].isspace() else None
+            left = neighbour(i - 1) if i and text[ends[i - 1] : start].isspace() else None
+            right = neighbour(i + 1) if i < last and text[end : starts[i + 1]].isspace() else None
             if left is None and right is None and not entry.known:
                 continue
             chosen = existing.after.lower() if existing is not None else None

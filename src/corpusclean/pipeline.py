@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from corpusclean.arrow_io import TableWriter, iter_batches, load_table, read_batches, save_table
 from corpusclean.cache import NewEntry, PreparedCache, PreparedInput, file_sha256, input_key, paragraph_batches
 from corpusclean.config import CleanConfig
-from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_text_stage, sequence_edits
+from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_batch_text_stage, run_text_stage, sequence_edits
 from corpusclean.encoding import repair_encoding
 from corpusclean.overrides import Overrides, apply_rejections, restore_verdicts
 from corpusclean.parallel import map_shards, release_freed_memory, usable_cores
@@ -302,11 +302,10 @@ def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table
     """Fix OCR errors in a shard's paragraphs; returns the table and the ``ocr`` edits."""
     corrector = settings.corrector
 
-    def stage(text: str) -> tuple[str, list[Edit]]:
-        fixed, edits = corrector(text)
-        return fixed, sequence_edits(edits)
+    def stage(texts: list[str]) -> list[tuple[str, list[Edit]]]:
+        return [(fixed, sequence_edits(edits)) for fixed, edits in corrector.correct_many(texts)]
 
-    paragraphs, edits = run_text_stage(paragraphs, stage)
+    paragraphs, edits = run_batch_text_stage(paragraphs, stage)
     if settings.overrides:
         paragraphs, edits = apply_rejections(paragraphs, edits, settings.overrides)
     return with_ocr_edit_counts(paragraphs, edits), edits

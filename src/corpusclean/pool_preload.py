@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, segment  # noqa: F401
+from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, segment, word_scan  # noqa: F401
 
 
 def _warm_up() -> None:
     try:
         encoding.diff_edits("a b c", "a x c", "warm-up")
         segment.segment_documents([("warm-up.txt", "One paragraph.\n\nAnother one, a little longer.")])
+        word_scan.scan_words(["warm-up words", "and their class table"])
         # The OCR candidate search's kernels (not its data: the lexicon and tries are built by the
         # worker that needs them): ~0.9 s off building the run's corrector, which no other work overlaps.
         lexicon = ocr_search.Trie(["the", "he"])
