@@ -50,3 +50,19 @@ def test_a_call_runs_in_a_process_of_its_own_that_is_gone_after() -> None:
 
 def _pid(_: object) -> int:
     return os.getpid()
+
+
+def test_closing_the_workers_only_keeps_the_forkserver_for_the_next_ones() -> None:
+    from multiprocessing import forkserver
+
+    try:
+        first = set(run_pool.map_items(_pid, [0, 1, 2, 3], 2))
+        server = forkserver._forkserver._forkserver_pid
+        run_pool.close(stop_forkserver=False)
+        assert not any(_alive(pid, within=5.0) for pid in first)  # the workers are gone
+        assert set(run_pool.map_items(_pid, [0, 1, 2, 3], 2)).isdisjoint(first)
+        assert forkserver._forkserver._forkserver_pid == server and _alive(server, within=0.1)
+        run_pool.close()
+        assert not _alive(server)
+    finally:
+        run_pool.close()

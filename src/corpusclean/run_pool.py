@@ -100,14 +100,16 @@ def _restarting_if_broken() -> Iterator[None]:
         raise
 
 
-def close() -> None:
-    """Stop the pool's workers (the next :func:`map_items` or :func:`warm` starts new ones)."""
+def close(stop_forkserver: bool = True) -> None:
+    """Stop the pool's workers (the next :func:`map_items` or :func:`warm` starts new ones), and the
+    forkserver unless ``stop_forkserver`` is false: new workers then start from it at once."""
     global _pool, _pool_workers
     with _lock:
         pool, _pool, _pool_workers = _pool, None, 0
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
-        _stop_forkserver()
+        if stop_forkserver:
+            _stop_forkserver()
 
 
 def _stop_forkserver() -> None:
