@@ -58,3 +58,46 @@ def test_on_real_text():
 def test_an_empty_batch_and_empty_texts():
     assert scan_words([]).word_offsets == [0]
     _check(["", "", "a"])
+
+
+_WORDS = st.sampled_from(["he", "be", "the", "tbe", "Lord's", "well-known", "é", "e\u0301", "٣", "x", "X", "hc"])
+_CLASSES = st.dictionaries(_WORDS, st.sampled_from([word_scan.ORDINARY, word_scan.CONTEXT, word_scan.CHANGED]))
+_PARAGRAPHS = st.lists(st.lists(st.tuples(_WORDS, st.sampled_from([" ", ", ", "\n", ". ", "-", "|", "—"])), max_size=12)
+                       .map(lambda pairs: "".join(w + s for w, s in pairs)), max_size=6)  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(_CLASSES, _PARAGRAPHS, st.integers(0, 3))
+def test_what_a_paragraph_needs_follows_its_words_classes(classes, texts, split):
+    table = word_scan.TokenTable()
+    by_class: dict[int, list[str]] = {}
+    for token, token_class in classes.items():
+        by_class.setdefault(token_class, []).append(token)
+    items = sorted(by_class.items())
+    for token_class, tokens in items[:split]:  # in two rounds: what is added later is found too
+        table.add(tokens, token_class)
+    for token_class, tokens in items[split:]:
+        table.add(tokens, token_class)
+    scan = scan_words(texts, table)
+    for i, text in enumerate(texts):
+        words = [m.group() for m in _WORD_RE.finditer(text)]
+        found = [classes.get(w, 0) for w in words]
+        plain = scan.plain_words(i) is not None
+        if not plain or any(c in (0, word_scan.CHANGED) for c in found):
+            assert scan.needs[i] == word_scan.NEEDS_WORDS and scan.context_indexes(i) == []
+        else:
+            contexts = [j for j, c in enumerate(found) if c == word_scan.CONTEXT]
+            assert scan.needs[i] == (word_scan.CONTEXT_ONLY if contexts else word_scan.KEPT)
+            assert scan.context_indexes(i) == contexts
+
+
+def test_a_table_grows_and_keeps_what_it_holds():
+    table = word_scan.TokenTable()
+    words = [f"w{i}" for i in range(5000)]
+    for start in range(0, len(words), 700):
+        table.add(words[start : start + 700], word_scan.ORDINARY)
+    table.add(["w42"], word_scan.CONTEXT)
+    assert table.size == 5000 and len(table.classes) >= 2 * table.size
+    scan = scan_words([" ".join(words), "w42 w1", "w1 w2 unknown"], table)
+    assert list(scan.needs) == [word_scan.CONTEXT_ONLY, word_scan.CONTEXT_ONLY, word_scan.NEEDS_WORDS]
+    assert scan.context_indexes(0) == [42] and scan.context_indexes(1) == [0]

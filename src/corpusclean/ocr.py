@@ -28,7 +28,10 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import regex
 
 from corpusclean.edits import Edit
-from corpusclean.word_scan import HYPHEN_HINT, NOISE_HINT, NOISE_MARKS, SKIP_HINT, SKIP_MARKS, WORD, scan_words
+from corpusclean.word_scan import (
+    CHANGED, CONTEXT, CONTEXT_ONLY, HYPHEN_HINT, KEPT, NOISE_HINT, NOISE_MARKS, ORDINARY, SKIP_HINT, SKIP_MARKS, WORD,
+    TokenTable, scan_words,
+)
 
 if TYPE_CHECKING:
     from corpusclean.ocr_context import BigramContext
@@ -245,6 +248,21 @@ def _lower_misread_capital(text: str, edit: Edit, vocabulary: Mapping[str, int])
     return Edit(edit.stage, edit.rule, edit.position, before, lower, edit.confidence)
 
 
+class _SpanTokens(Sequence[str]):
+    """A paragraph's words as a sequence, each cut from the text only when asked for (the context pass asks for few)."""
+
+    def __init__(self, text: str, starts: list[int], ends: list[int]) -> None:
+        self._text, self._starts, self._ends = text, starts, ends
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._text[a:b] for a, b in zip(self._starts[i], self._ends[i])]
+        return self._text[self._starts[i] : self._ends[i]]
+
+
 class OcrCorrector:
     """The OCR-correction stage for one language and one run's settings.
 
@@ -326,6 +344,8 @@ class OcrCorrector:
         self._unchanged: set[str] = set()
         self._token_memo: dict[str, list[TokenEdit]] = {}
         self._verdict_memo: dict[tuple[str, str | None, str | None, str | None], object] = {}
+        self._unchanged_new: list[str] = []  # added to _unchanged since the scan table last heard
+        self._scan_table: TokenTable | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -333,6 +353,8 @@ class OcrCorrector:
         state["_unchanged"] = set()
         state["_token_memo"] = {}
         state["_verdict_memo"] = {}
+        state["_unchanged_new"] = []
+        state["_scan_table"] = None  # rebuilt in each process from the map it ships with
         return state
 
     @property
@@ -542,8 +564,42 @@ class OcrCorrector:
         # Without a run vocabulary, tokens are decided as they come (memoised).
         if self._decisions is None and self.automatic and self.corpus_vocabulary:
             self.prepare()  # the run's confusion profile needs the whole vocabulary
-        scan = scan_words(texts)
-        return [self._correct(text, scan.plain_words(i)) for i, text in enumerate(texts)]
+        table = self._token_table()
+        scan = scan_words(texts, table)
+        results: list[tuple[str, list[Edit]]] = []
+        for i, text in enumerate(texts):
+            needs = scan.needs[i]
+            if needs == KEPT:
+                results.append((text, []))
+            elif needs == CONTEXT_ONLY:
+                starts, ends = scan.plain_words(i)  # type: ignore[misc]
+                tokens = _SpanTokens(text, starts, ends)
+                results.append(self._finish(text, self._weigh_context(text, starts, ends, tokens, [], [], scan.context_indexes(i))))
+            else:
+                results.append(self._correct(text, scan.plain_words(i)))
+        if table is not None and self._unchanged_new:  # words outside the vocabulary found to stay, from now on in the table
+            table.add(self._unchanged_new, ORDINARY)
+            self._unchanged_new = []
+        return results
+
+    def _token_table(self) -> TokenTable | None:
+        """The classes of the run's tokens for the word scan: what :meth:`_correct`'s fast path would conclude.
+
+        A token of the vocabulary stays (``ORDINARY``) unless the map changes it
+        (``CHANGED``) or the context pass weighs it (``CONTEXT``). Built once per
+        process, after :meth:`prepare`; ``None`` without a run vocabulary.
+        """
+        if self._scan_table is None and self._decisions is not None and self.corpus_vocabulary:
+            decisions, contexts = self._decisions, self._contexts
+            table = TokenTable(len(self.corpus_vocabulary) + len(self._unchanged))
+            vocabulary = [t for t in self.corpus_vocabulary if t not in decisions]
+            table.add([t for t in vocabulary if t not in contexts], ORDINARY)
+            table.add([t for t in vocabulary if t in contexts], CONTEXT)
+            table.add(list(decisions), CHANGED)
+            table.add(list(self._unchanged), ORDINARY)
+            self._unchanged_new = []
+            self._scan_table = table
+        return self._scan_table
 
     def _correct(self, text: str, plain_words: tuple[list[int], list[int]] | None) -> tuple[str, list[Edit]]:
         """One paragraph; ``plain_words`` are its words' starts and ends when the scan found no hint in it."""
@@ -669,7 +725,8 @@ class OcrCorrector:
         return joins
 
     def _weigh_context(
-        self, text: str, starts: list[int], ends: list[int], tokens: list[str], edits: list[Edit], claimed: list[tuple[int, int]]
+        self, text: str, starts: list[int], ends: list[int], tokens: Sequence[str], edits: list[Edit],
+        claimed: list[tuple[int, int]], context_indexes: Sequence[int] | None = None,
     ) -> list[Edit]:
         """Second opinion from the neighbours on each token of the context map (see :mod:`corpusclean.ocr_context`).
 
@@ -698,7 +755,9 @@ class OcrCorrector:
 
         changed = False
         last = len(tokens) - 1
-        for i in [i for i, token in enumerate(tokens) if token in contexts]:
+        if context_indexes is None:
+            context_indexes = [i for i, token in enumerate(tokens) if token in contexts]
+        for i in context_indexes:
             token = tokens[i]
             entry = contexts[token]
             start, end = starts[i], ends[i]
@@ -753,6 +812,7 @@ class OcrCorrector:
             self._token_memo[token] = edits
         else:
             self._unchanged.add(token)
+            self._unchanged_new.append(token)
         return edits
 
     def _decide_token(self, token: str) -> list[TokenEdit]:

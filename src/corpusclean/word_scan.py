@@ -61,9 +61,51 @@ def character_classes() -> np.ndarray:
     return table
 
 
+# What a paragraph needs, by the classes of its words (see :class:`TokenTable`).
+NEEDS_WORDS = 0
+"""A hint, an unknown word or one the run changes: the corrector looks at every word."""
+KEPT = 1
+"""Every word is one the run keeps and no neighbour weighs on: the paragraph stays as it is."""
+CONTEXT_ONLY = 2
+"""As :data:`KEPT`, but some words are ones whose neighbours the context pass weighs."""
+
+# Token classes in a TokenTable (0: not in it).
+ORDINARY, CONTEXT, CHANGED = 1, 2, 3
+
+
+class TokenTable:
+    """The classes of a run's tokens, for :func:`scan_words` to look each word up as it finds it.
+
+    Keys are two independent 64-bit hashes of a token's code points: a word
+    whose 128 bits match a key it is not would be taken for it, which at a
+    million distinct tokens happens once in ~10^25 runs.
+    """
+
+    def __init__(self, expected: int = 0) -> None:
+        self.size = 0
+        self._allocate(max(1024, 4 * expected))
+
+    def _allocate(self, capacity: int) -> None:
+        capacity = 1 << (capacity - 1).bit_length()
+        self.keys_a = np.zeros(capacity, np.uint64)
+        self.keys_b = np.zeros(capacity, np.uint64)
+        self.classes = np.zeros(capacity, np.uint8)
+
+    def add(self, tokens: Sequence[str], token_class: int) -> None:
+        """Give ``tokens`` the class ``token_class`` (a token added twice keeps its last class)."""
+        if not tokens:
+            return
+        if 2 * (self.size + len(tokens)) > len(self.classes):  # keep probes short: at most half full
+            old = (self.keys_a, self.keys_b, self.classes)
+            self._allocate(4 * (self.size + len(tokens)))
+            self.size = _reinsert(*old, self.keys_a, self.keys_b, self.classes)
+        code_points, bounds = _code_points(tokens)
+        self.size += _insert(code_points, bounds, np.uint8(token_class), self.keys_a, self.keys_b, self.classes)
+
+
 @dataclass
 class WordScan:
-    """Where the words of each of a batch's paragraphs are, and which hints each paragraph holds."""
+    """Where the words of each of a batch's paragraphs are, which hints each paragraph holds, and what it needs."""
 
     flags: np.ndarray
     """Per paragraph: ``HAS_HYPHEN_HINT | HAS_NOISE_HINT | HAS_SKIP_HINT | BEYOND_BMP``."""
@@ -71,6 +113,11 @@ class WordScan:
     """Paragraph ``i``'s words are ``starts[word_offsets[i]:word_offsets[i + 1]]`` (and ``ends``)."""
     starts: list[int]
     ends: list[int]
+    needs: np.ndarray
+    """Per paragraph: :data:`NEEDS_WORDS`, :data:`KEPT` or :data:`CONTEXT_ONLY` (all the first without a table)."""
+    context_offsets: list[int]
+    """Paragraph ``i``'s :data:`CONTEXT` words are words ``context_words[context_offsets[i]:context_offsets[i + 1]]``."""
+    context_words: list[int]
 
     def plain_words(self, i: int) -> tuple[list[int], list[int]] | None:
         """Paragraph ``i``'s word starts and ends if it holds no hint (and no character past the BMP), else ``None``."""
@@ -79,32 +126,110 @@ class WordScan:
         lo, hi = self.word_offsets[i], self.word_offsets[i + 1]
         return self.starts[lo:hi], self.ends[lo:hi]
 
+    def context_indexes(self, i: int) -> list[int]:
+        """The indexes, among paragraph ``i``'s words, of its :data:`CONTEXT` words."""
+        return self.context_words[self.context_offsets[i] : self.context_offsets[i + 1]]
 
-def scan_words(texts: Sequence[str]) -> WordScan:
-    """Find the words (matches of :data:`WORD`) and the hints of each of ``texts``.
+
+def scan_words(texts: Sequence[str], table: TokenTable | None = None) -> WordScan:
+    """Find the words (matches of :data:`WORD`) and the hints of each of ``texts``; with ``table``, what each needs.
 
     Word offsets are ``str`` indices into each text, as ``regex`` reports them.
     """
-    lengths = np.fromiter((len(text) for text in texts), np.int64, len(texts))
+    code_points, bounds = _code_points(texts)
+    if table is None:
+        table = _NO_TABLE
+    flags, counts, starts, ends, needs, context_counts, context_words = _scan(
+        code_points, bounds, character_classes(), table.keys_a, table.keys_b, table.classes, table is not _NO_TABLE
+    )
+    word_offsets = _offsets(counts)
+    context_offsets = _offsets(context_counts)
+    total = word_offsets[-1]
+    return WordScan(flags, word_offsets, starts[:total].tolist(), ends[:total].tolist(), needs, context_offsets,
+                    context_words[: context_offsets[-1]].tolist())  # fmt: skip
+
+
+def _offsets(counts: np.ndarray) -> list[int]:
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets.tolist()
+
+
+def _code_points(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All of ``texts``' code points, one after another, and where each text starts (plus the end)."""
     bounds = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(lengths, out=bounds[1:])
-    code_points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
-    flags, counts, starts, ends = _scan(code_points, bounds, character_classes())
-    word_offsets = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(counts, out=word_offsets[1:])
-    total = int(word_offsets[-1])
-    return WordScan(flags, word_offsets.tolist(), starts[:total].tolist(), ends[:total].tolist())
+    np.cumsum(np.fromiter((len(text) for text in texts), np.int64, len(texts)), out=bounds[1:])
+    return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32), bounds
+
+
+_NO_TABLE = TokenTable()
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _hash_pair(code_points, start, end):  # pragma: no cover - compiled
+    a = np.uint64(0xCBF29CE484222325)
+    b = np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(end - start)
+    for k in range(start, end):
+        c = np.uint64(code_points[k])
+        a = (a ^ c) * np.uint64(0x100000001B3)
+        b = (b + c) * np.uint64(0xBF58476D1CE4E5B9)
+        b ^= b >> np.uint64(31)
+    a ^= a >> np.uint64(33)
+    a *= np.uint64(0xFF51AFD7ED558CCD)
+    a ^= a >> np.uint64(33)
+    if a == 0 and b == 0:  # (0, 0) marks an empty slot
+        b = np.uint64(1)
+    return a, b
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(code_points, bounds, table):  # pragma: no cover - compiled
+def _slot(keys_a, keys_b, a, b):  # pragma: no cover - compiled
+    mask = np.uint64(len(keys_a) - 1)
+    slot = a & mask
+    while keys_a[slot] != 0 or keys_b[slot] != 0:
+        if keys_a[slot] == a and keys_b[slot] == b:
+            return slot
+        slot = (slot + np.uint64(1)) & mask
+    return slot
+
+
+@numba.njit(cache=True, nogil=True)
+def _insert(code_points, bounds, token_class, keys_a, keys_b, classes):  # pragma: no cover - compiled
+    added = 0
+    for t in range(len(bounds) - 1):
+        a, b = _hash_pair(code_points, bounds[t], bounds[t + 1])
+        slot = _slot(keys_a, keys_b, a, b)
+        if keys_a[slot] == 0 and keys_b[slot] == 0:
+            keys_a[slot], keys_b[slot] = a, b
+            added += 1
+        classes[slot] = token_class
+    return added
+
+
+@numba.njit(cache=True, nogil=True)
+def _reinsert(old_a, old_b, old_classes, keys_a, keys_b, classes):  # pragma: no cover - compiled
+    size = 0
+    for i in range(len(old_a)):
+        if old_a[i] != 0 or old_b[i] != 0:
+            slot = _slot(keys_a, keys_b, old_a[i], old_b[i])
+            keys_a[slot], keys_b[slot], classes[slot] = old_a[i], old_b[i], old_classes[i]
+            size += 1
+    return size
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(code_points, bounds, table, keys_a, keys_b, classes, with_table):  # pragma: no cover - compiled
     paragraphs = len(bounds) - 1
     flags = np.zeros(paragraphs, np.uint8)
     counts = np.zeros(paragraphs, np.int64)
+    needs = np.zeros(paragraphs, np.uint8)
+    context_counts = np.zeros(paragraphs, np.int64)
     # A word is at least one character and words are apart: at most (n + 1) // 2 words in n characters.
     starts = np.empty(len(code_points) // 2 + paragraphs + 1, np.int64)
     ends = np.empty_like(starts)
+    context_words = np.empty_like(starts)
     out = 0
+    context_out = 0
     for p in range(paragraphs):
         lo, hi = bounds[p], bounds[p + 1]
         flag = 0
@@ -115,6 +240,8 @@ def _scan(code_points, bounds, table):  # pragma: no cover - compiled
             flags[p] = flag
             continue
         first = out
+        first_context = context_out
+        worst = 1  # the highest class among the paragraph's words (0, an unknown word, counts as the highest)
         k = lo
         while k < hi:
             c = table[code_points[k]]
@@ -128,6 +255,15 @@ def _scan(code_points, bounds, table):  # pragma: no cover - compiled
                         k += 1
                 starts[out] = start - lo
                 ends[out] = k - lo
+                if with_table and worst != 0:
+                    a, b = _hash_pair(code_points, start, k)
+                    found = classes[_slot(keys_a, keys_b, a, b)]
+                    if found == 0 or found == 3:
+                        worst = 0
+                    elif found == 2:
+                        worst = 2
+                        context_words[context_out] = out - first
+                        context_out += 1
                 out += 1
                 continue
             # Not a word character: one of the marks?
@@ -152,4 +288,9 @@ def _scan(code_points, bounds, table):  # pragma: no cover - compiled
                 break
         flags[p] = flag
         counts[p] = out - first
-    return flags, counts, starts, ends
+        if with_table and flag == 0 and worst != 0:
+            needs[p] = worst  # KEPT (1) or CONTEXT_ONLY (2)
+            context_counts[p] = context_out - first_context
+        else:
+            context_out = first_context
+    return flags, counts, starts, ends, needs, context_counts, context_words
