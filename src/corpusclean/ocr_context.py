@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from pathlib import Path
 from typing import Iterable
+
+from corpusclean import disk_cache
 
 MAX_ASSOCIATION = 1e3
 """Cap on one neighbour's evidence either way: the counts are web text, ours is print."""
@@ -98,6 +101,11 @@ def load_bigram_context(language: str) -> BigramContext | None:
     """The bigram context for ``language`` (English only: ``None`` for any other), loaded once per process."""
     if language != "en":
         return None
+    key = disk_cache.entry_key("bigram-context", ["wordsegment"], [Path(__file__)], [language, WORDSEGMENT_TOTAL])
+    return disk_cache.cached(key, _read_wordsegment_counts)
+
+
+def _read_wordsegment_counts() -> BigramContext:
     files = resources.files("wordsegment")
     unigrams: dict[str, float] = {}
     for line in files.joinpath("unigrams.txt").read_text(encoding="utf-8").splitlines():

@@ -33,11 +33,13 @@ import functools
 import math
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import regex
 
+from corpusclean import disk_cache
 from corpusclean.edits import Edit
 from corpusclean.ocr_search import CandidateSearch, ConfusionArrays, Trie, rule_name
 
@@ -167,7 +169,8 @@ def load_lexicon(language: str) -> dict[str, float]:
     import wordfreq
 
     wordlist = "large" if language in wordfreq.available_languages("large") else "best"
-    return wordfreq.get_frequency_dict(language, wordlist)
+    key = disk_cache.entry_key("lexicon", ["wordfreq"], [], [language, wordlist])
+    return disk_cache.cached(key, lambda: wordfreq.get_frequency_dict(language, wordlist))
 
 
 class CharModel:
@@ -239,7 +242,8 @@ def load_lexicon_trie(language: str) -> Trie:
     Words rarer than :data:`MIN_CANDIDATE_FREQUENCY` are left out (each one
     widens the search).
     """
-    return Trie(w for w, f in load_lexicon(language).items() if f >= MIN_CANDIDATE_FREQUENCY)
+    key = disk_cache.entry_key("lexicon-trie", ["wordfreq"], _BUILD_SOURCES, [language, MIN_CANDIDATE_FREQUENCY])
+    return disk_cache.cached(key, lambda: Trie(w for w, f in load_lexicon(language).items() if f >= MIN_CANDIDATE_FREQUENCY))
 
 
 @functools.cache
@@ -256,10 +260,15 @@ def load_confusion_arrays() -> ConfusionArrays:
 
 @functools.cache
 def load_char_model(language: str) -> CharModel:
-    lexicon = load_lexicon(language)
-    # dict order is by descending frequency in wordfreq
-    shapes = [w for w in lexicon if w.isalpha()][:CHAR_LM_WORDS]
-    return CharModel(shapes)
+    def build() -> CharModel:
+        # dict order is by descending frequency in wordfreq
+        return CharModel([w for w in load_lexicon(language) if w.isalpha()][:CHAR_LM_WORDS])
+
+    return disk_cache.cached(disk_cache.entry_key("char-model", ["wordfreq"], _BUILD_SOURCES, [language, CHAR_LM_WORDS]), build)
+
+
+_BUILD_SOURCES = [Path(__file__), Path(__file__).with_name("ocr_search.py")]
+"""The modules whose code shapes what :func:`load_lexicon_trie` and :func:`load_char_model` build."""
 
 
 def fold_vocabulary(vocabulary: Mapping[str, int] | None) -> dict[str, int]:
