@@ -133,11 +133,14 @@ def paragraph_batches(source: "Path | PreparedInput") -> Iterator[pa.RecordBatch
     return source.paragraph_batches() if isinstance(source, PreparedInput) else iter_batches(source)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def _pack_reader(path: Path) -> pa.ipc.RecordBatchFileReader:
     """An open reader of a pack: a shard reads its inputs' batches one after another, most from the same few packs.
 
-    Batches are read into memory of their own (not mapped): a pass over a shard's inputs keeps none of them.
+    A pack holds a contiguous run of a prepare job's inputs, so in source order a shard moves from pack to pack;
+    an incremental run's new packs interleave with the old ones. Reopening one for each input would cost
+    0.28 ms (its footer indexes ~1,500 batches). Batches are read into memory of their own (not mapped): a pass
+    over a shard's inputs keeps none of them.
     """
     return pa.ipc.open_file(pa.OSFile(str(path), "rb"))
 
