@@ -150,5 +150,7 @@ def test_cache_packs_entries_and_a_pack_counts_once_its_footer_is_written(tmp_pa
     after = cache.get_many(["a0", "a1", "a2", "b0", "b1"])
     assert [k for k, v in after.items() if v is not None] == ["a0", "a1", "a2", "b0"]  # a2 lives on in a's pack
     assert after["b0"].edit_table().equals(edits[2]) and after["b0"].paragraphs != second[0].paragraphs
+    (tmp_path / "prepared" / "pack-orphan.edits.arrow").write_bytes(b"edits whose pack never got written")
+    (tmp_path / "prepared" / "k9.arrow").write_bytes(b"an entry of the one-file-per-input format")
     assert cache.retain([]) == 5 and list((tmp_path / "prepared").iterdir()) == []
     assert PreparedCache(tmp_path / "never-written").get_many(["k2"]) == {"k2": None}

@@ -308,7 +308,7 @@ class PreparedCache:
                 if entry.name not in keep:
                     shutil.rmtree(entry, ignore_errors=True)
                     dropped += 1
-            elif not (entry.name.endswith(_EDITS) and _is_pack(_edits_pack_owner(entry).name) and _edits_pack_owner(entry).exists()):
+            elif not _is_live_edits_pack(entry):
                 entry.unlink(missing_ok=True)  # an edits pack whose pack never got written, or a file of an earlier format
         return dropped
 
@@ -321,8 +321,12 @@ def _edits_pack(paragraphs_pack: Path) -> Path:
     return paragraphs_pack.with_name(paragraphs_pack.name[: -len(_PARAGRAPHS)] + _EDITS)
 
 
-def _edits_pack_owner(edits_pack: Path) -> Path:
-    return edits_pack.with_name(edits_pack.name[: -len(_EDITS)] + _PARAGRAPHS)
+def _is_live_edits_pack(path: Path) -> bool:
+    """Whether ``path`` is the edits file of a pack that exists."""
+    if not path.name.endswith(_EDITS):
+        return False
+    owner = path.with_name(path.name[: -len(_EDITS)] + _PARAGRAPHS)
+    return _is_pack(owner.name) and owner.exists()
 
 
 def _one_batch(table: pa.Table) -> pa.RecordBatch:
