@@ -114,3 +114,39 @@ def test_the_compiled_gate_scans_on_every_suspect_and_mojibake_character():
             pair = lead + follower
             by_pair = any(e._could_be_mojibake(m.group(1)) for m in e._NON_ASCII_PAIR.finditer(pair))
             assert bool(e._MOJIBAKE_PAIR_RE.search(pair)) == by_pair, pair
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TRICKY)
+def test_ftfy_driven_step_by_step_gives_ftfys_own_result(text):
+    """fix_with_ftfy skips ftfy's second pass and the fixers that cannot act; the text is still ftfy's."""
+    import ftfy
+
+    from corpusclean.encoding import FTFY_CONFIG, fix_with_ftfy
+    from corpusclean.edits import sequence_edits
+
+    fixed, steps = fix_with_ftfy(text)
+    assert fixed == ftfy.fix_and_explain(text, FTFY_CONFIG).text
+    assert replay_edits(text, [edit for step in steps for edit in sequence_edits(step)]) == fixed
+
+
+def test_ftfy_driven_step_by_step_on_entities_mojibake_and_html():
+    import ftfy
+
+    from corpusclean.encoding import FTFY_CONFIG, fix_with_ftfy
+
+    cases = [
+        "He said â€œInfectedâ€\x9d in the cafÃ© &amp; left\x00.",
+        "&amp;eacute; twice escaped, then cafÃƒÂ© twice encoded",  # a second pass is needed
+        "<p>caf&eacute; in HTML stays</p> but cafÃ© is fixed",  # "<": entities are left alone
+        "&lt;b&gt; becomes a tag, then &amp;eacute;",  # unescaping makes a "<": entities still decoded
+        "ﬁne ＦＵＬＬ width\r\nand a line\u2028break",
+        "voilÃ le travail",  # restore_byte_a0
+        "\x93quoted\x94 in C1 controls",
+    ]
+    for text in cases:
+        fixed, steps = fix_with_ftfy(text)
+        assert fixed == ftfy.fix_and_explain(text, FTFY_CONFIG).text, text
+    rules = {edit.rule for step in fix_with_ftfy(cases[4])[1] for edit in step}
+    assert {"ftfy:fix_latin_ligatures", "ftfy:fix_character_width", "ftfy:fix_line_breaks"} <= rules
+    assert {e.rule for s in fix_with_ftfy(cases[1])[1] for e in s} >= {"ftfy:unescape_html", "ftfy:mojibake:sloppy-windows-1252>utf-8"}

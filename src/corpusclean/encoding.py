@@ -23,6 +23,7 @@ and a rule naming the fix (``ftfy:unescape_html``,
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from typing import Iterable
@@ -141,22 +142,6 @@ def fix_lost_lead_byte(text: str) -> tuple[str, list[Edit]]:
     return "".join(parts), edits
 
 
-def _plan_steps(explanation: Iterable[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Group ftfy's plan into named steps: an encode…decode pair is one mojibake fix."""
-    steps: list[tuple[str, list[tuple[str, str]]]] = []
-    pending: list[tuple[str, str]] = []
-    for action, name in explanation:
-        if action == "apply" and not pending:
-            steps.append((f"ftfy:{name}", [(action, name)]))
-            continue
-        pending.append((action, name))
-        if action == "decode":
-            encoded = next(n for a, n in pending if a == "encode")
-            steps.append((f"ftfy:mojibake:{encoded}>{name}", pending))
-            pending = []
-    return steps
-
-
 def diff_edits(before: str, after: str, rule: str) -> list[Edit]:
     """Localised edits that turn ``before`` into ``after``, one per changed run of words.
 
@@ -166,11 +151,12 @@ def diff_edits(before: str, after: str, rule: str) -> list[Edit]:
     """
     a, b = _WORDS_AND_SPACES.findall(before), _WORDS_AND_SPACES.findall(after)
     # Most repairs touch a word or two: align only what lies between the common ends.
+    shorter = min(len(a), len(b))
     head = 0
-    while head < min(len(a), len(b)) and a[head] == b[head]:
+    while head < shorter and a[head] == b[head]:
         head += 1
     tail = 0
-    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+    while tail < shorter - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
     a_mid, b_mid = a[head : len(a) - tail], b[head : len(b) - tail]
     a_at = _offsets(a[:head], a_mid)
@@ -186,30 +172,80 @@ def diff_edits(before: str, after: str, rule: str) -> list[Edit]:
 
 def _offsets(prefix: list[str], tokens: list[str]) -> list[int]:
     """Start offset of each of ``tokens`` (which follow ``prefix``), plus the end."""
-    out = [sum(map(len, prefix))]
-    for token in tokens:
-        out.append(out[-1] + len(token))
-    return out
+    return list(itertools.accumulate(map(len, tokens), initial=sum(map(len, prefix))))
 
 
 def fix_with_ftfy(text: str) -> tuple[str, list[list[Edit]]]:
-    """Run ftfy; return the text and the edits of each of its steps, in order.
+    """``ftfy.fix_and_explain(text, FTFY_CONFIG)``, one step at a time; returns the text and each step's edits.
 
     Each step's edits are positioned in the text as it was before that step.
+    The result is ftfy's own (a test compares them on real and random text);
+    driving its steps here, rather than replaying its plan afterwards, is
+    what lets us see each step's text before and after, and skip what cannot
+    change anything. ftfy repeats its whole pass until nothing changes: a
+    second pass is only needed if something after the mojibake repair acted
+    or an ``&`` is left, since ftfy's fixes are deterministic functions of
+    the text and its encoding repair already stopped on a step that changed
+    nothing. The fixers after the encoding repair act only on characters of
+    :data:`_SUSPECT`, so text without one skips them.
     """
-    fixed, explanation = ftfy.fix_and_explain(text, FTFY_CONFIG)
-    if fixed == text:
-        return text, []
-    steps_edits: list[list[Edit]] = []
-    current = text
-    for rule, plan in _plan_steps(explanation or []):
-        following = ftfy.apply_plan(current, plan)
-        steps_edits.append(diff_edits(current, following, rule))
-        current = following
-    if current != fixed:
-        # ftfy's final normalisation is not always part of the plan.
-        steps_edits.append(diff_edits(current, fixed, "ftfy:normalize"))
-    return fixed, steps_edits
+    config = FTFY_CONFIG if "<" not in text else _FTFY_CONFIG_IN_HTML
+    steps: list[list[Edit]] = []
+    while True:
+        start = text
+        if "&" in text:
+            text = _fixer_step("unescape_html", text, config, steps)
+        while True:  # ftfy.fix_encoding_and_explain
+            fixed, plan = ftfy._fix_encoding_one_step_and_explain(text, config)
+            if fixed == text:
+                break
+            steps.append(diff_edits(text, fixed, _encoding_rule(plan)))
+            text = fixed
+        repaired = text
+        if _SUSPECT_RE.search(text):
+            for name in _LATER_FIXERS:
+                text = _fixer_step(name, text, config, steps)
+        if not unicodedata.is_normalized("NFC", text):
+            normalized = unicodedata.normalize("NFC", text)
+            steps.append(diff_edits(text, normalized, "ftfy:normalize"))
+            text = normalized
+        if text == start or (text == repaired and "&" not in text):
+            return text, steps
+
+
+# ftfy.fix_and_explain's fixers after the encoding repair, in its order (uncurl_quotes is off: see above).
+_LATER_FIXERS = tuple(
+    name
+    for name in ("fix_c1_controls", "fix_latin_ligatures", "fix_character_width", "uncurl_quotes",
+                 "fix_line_breaks", "fix_surrogates", "remove_terminal_escapes", "remove_control_chars")
+    if getattr(FTFY_CONFIG, name)
+)  # fmt: skip
+# ftfy leaves HTML entities alone in text that holds a "<" (it may be HTML): decided once, on the input.
+_FTFY_CONFIG_IN_HTML = FTFY_CONFIG._replace(unescape_html=False)
+
+
+def _fixer_step(name: str, text: str, config: ftfy.TextFixerConfig, steps: list[list[Edit]]) -> str:
+    """Apply one of ftfy's fixers (if ``config`` enables it) and record its edits as a step."""
+    if not getattr(config, name):
+        return text
+    fixed = ftfy.FIXERS[name](text)
+    if fixed != text:
+        steps.append(diff_edits(text, fixed, f"ftfy:{name}"))
+    return fixed
+
+
+def _encoding_rule(plan: Iterable[tuple[str, str]]) -> str:
+    """The rule of one encoding-repair step: ``ftfy:mojibake:ENC>DEC`` for a re-decoding, else the fix's name."""
+    encoded = decoded = ""
+    names: list[str] = []
+    for action, name in plan:
+        if action == "encode":
+            encoded = name
+        elif action == "decode":
+            decoded = name
+        else:
+            names.append(name)
+    return f"ftfy:mojibake:{encoded}>{decoded}" if decoded else f"ftfy:{names[0]}"
 
 
 def _could_be_mojibake(pair: str) -> bool:

@@ -15,16 +15,18 @@ on integer token ids in Numba, so the result is identical by construction
 
 from __future__ import annotations
 
+import itertools
+
 import numba
 import numpy as np
 
 
 def opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
     """``difflib.SequenceMatcher(str.isspace, a, b, autojunk=False).get_opcodes()``."""
-    ids: dict[str, int] = {}
-    a_ids = np.fromiter((ids.setdefault(t, len(ids)) for t in a), np.int64, len(a))
-    b_ids = np.fromiter((ids.setdefault(t, len(ids)) for t in b), np.int64, len(b))
-    junk = np.fromiter((t.isspace() for t in ids), np.bool_, len(ids))
+    ids = {token: i for i, token in enumerate(dict.fromkeys(itertools.chain(a, b)))}
+    a_ids = np.fromiter(map(ids.__getitem__, a), np.int64, len(a))
+    b_ids = np.fromiter(map(ids.__getitem__, b), np.int64, len(b))
+    junk = np.fromiter(map(str.isspace, ids), np.bool_, len(ids))
     # b2j: the positions of each non-junk token in b, ascending (difflib drops junk from b2j).
     keep = ~junk[b_ids] if len(b_ids) else np.zeros(0, np.bool_)
     positions = np.flatnonzero(keep)
