@@ -24,7 +24,6 @@ run's. Everything a run writes becomes visible in one atomic commit.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import functools
 import json
 import shutil
@@ -316,8 +315,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
                 logger.warning("skipped %s: %s", report.source, report.reason)
             for warning in report.warnings:
                 logger.warning("%s: %s", report.source, warning)
-        input_rows = [dataclasses.asdict(r) for r in problems] + [
-            {**dataclasses.asdict(e.report), "cache_key": e.key, "reused": e.cached} for e in inputs
+        input_rows = [r.as_dict() for r in problems] + [
+            {**e.report.as_dict(), "cache_key": e.key, "reused": e.cached} for e in inputs
         ]
         previous_keys = {i["source"]: i.get("cache_key") for i in (previous or {}).get("inputs", [])}
         manifest: dict[str, Any] = {

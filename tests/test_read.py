@@ -137,3 +137,16 @@ def test_output_directory_under_an_input_is_not_read(tmp_path):
     (tmp_path / "data" / "paragraphs" / "part.txt").write_text("output")
     files, _ = discover_inputs([tmp_path], exclude=[tmp_path / "data"])
     assert [f.source for f in files] == ["in.txt"]
+
+
+def test_a_reports_dict_is_dataclasses_asdict_with_its_own_warnings():
+    import dataclasses
+
+    from corpusclean.read import FileReport
+
+    report = FileReport("a.txt", "/in/a.txt", sha256="0" * 64, size_bytes=3, paragraphs=2)
+    report.warn("cut short")
+    row = report.as_dict()
+    assert row == dataclasses.asdict(report) and row["status"] == "partial"
+    row["warnings"].append("later")
+    assert report.warnings == ["cut short"]
