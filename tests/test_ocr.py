@@ -642,3 +642,27 @@ def test_words_the_run_writes_often_are_its_own_not_misreadings() -> None:
     touched = {e.before for verse in verses for e in corrector(verse)[1]}
     assert not touched & {"wilt", "forgat", "shewed", "brake"}
     assert all(vocabulary[word] == 1 for word in touched)
+
+
+def test_the_context_screen_lets_through_only_what_the_context_pass_leaves_alone() -> None:
+    """Context-only paragraphs the screen finds no verdict for are returned as the full context pass returns them."""
+    import numpy as np
+
+    from corpusclean.word_scan import CONTEXT_ONLY, scan_words
+
+    verses = (ROOT / "tests" / "data" / "kjv_archaic.txt").read_text(encoding="utf-8").splitlines()[1:]
+    # real-word misreadings of the kind the context pass is for (he/be, had/bad), in a copy of every other verse
+    misread = [v.replace(" he ", " be ", 1).replace(" be ", " he ", 1).replace(" had ", " bad ", 1) for v in verses[::2]]
+    texts = [v for v in verses if v.strip()] + misread + _seed_paragraphs()
+    screened = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
+    unscreened = OcrCorrector(corpus_vocabulary=screened.corpus_vocabulary)
+    unscreened._context_changes = lambda scan, table: np.ones(len(scan.needs), np.bool_)  # type: ignore[method-assign]
+    assert screened.correct_many(texts) == unscreened.correct_many(texts)
+    # the screen both let paragraphs through and sent some on, and some of those the context pass changed
+    table = screened._token_table()
+    scan = scan_words(texts, table)
+    may_change = screened._context_changes(scan, table)
+    context_only = scan.needs == CONTEXT_ONLY
+    assert (context_only & may_change).any() and (context_only & ~may_change).any()
+    changed = [i for i in np.flatnonzero(context_only & may_change) if screened(texts[i])[1]]
+    assert changed

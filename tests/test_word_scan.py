@@ -62,7 +62,7 @@ def test_an_empty_batch_and_empty_texts():
 
 _WORDS = st.sampled_from(["he", "be", "the", "tbe", "Lord's", "well-known", "é", "e\u0301", "٣", "x", "X", "hc"])
 _CLASSES = st.dictionaries(_WORDS, st.sampled_from([word_scan.ORDINARY, word_scan.CONTEXT, word_scan.CHANGED]))
-_PARAGRAPHS = st.lists(st.lists(st.tuples(_WORDS, st.sampled_from([" ", ", ", "\n", ". ", "-", "|", "—"])), max_size=12)
+_PARAGRAPHS = st.lists(st.lists(st.tuples(_WORDS, st.sampled_from([" ", ", ", "\n", ". ", "-", "|", "—", "\x1c", " \u2028\xa0"])), max_size=12)
                        .map(lambda pairs: "".join(w + s for w, s in pairs)), max_size=6)  # fmt: skip
 
 
@@ -89,6 +89,15 @@ def test_what_a_paragraph_needs_follows_its_words_classes(classes, texts, split)
             contexts = [j for j, c in enumerate(found) if c == word_scan.CONTEXT]
             assert scan.needs[i] == (word_scan.CONTEXT_ONLY if contexts else word_scan.KEPT)
             assert scan.context_indexes(i) == contexts
+            # each context word's token, and its neighbours' where only spaces (str.isspace) stand between
+            spans = [m.span() for m in _WORD_RE.finditer(text)]
+            expected = [
+                (words[j], words[j - 1] if j and text[spans[j - 1][1] : spans[j][0]].isspace() else None,
+                 words[j + 1] if j + 1 < len(words) and text[spans[j][1] : spans[j + 1][0]].isspace() else None)
+                for j in contexts
+            ]  # fmt: skip
+            rows = scan.context_neighbours[scan.context_offsets[i] : scan.context_offsets[i + 1]].tolist()
+            assert [tuple(table.tokens[t] if t >= 0 else None for t in row) for row in rows] == expected
 
 
 def test_a_table_grows_and_keeps_what_it_holds():
@@ -101,3 +110,11 @@ def test_a_table_grows_and_keeps_what_it_holds():
     scan = scan_words([" ".join(words), "w42 w1", "w1 w2 unknown"], table)
     assert list(scan.needs) == [word_scan.CONTEXT_ONLY, word_scan.CONTEXT_ONLY, word_scan.NEEDS_WORDS]
     assert scan.context_indexes(0) == [42] and scan.context_indexes(1) == [0]
+
+
+def test_a_token_keeps_its_first_id_when_added_again():
+    table = word_scan.TokenTable()
+    table.add(["he", "be"], word_scan.ORDINARY)
+    table.add(["be"] + [f"w{i}" for i in range(3000)], word_scan.CONTEXT)  # grows the table, moving every slot
+    scan = scan_words(["he be w7"], table)
+    assert [table.tokens[t] for t in scan.context_neighbours[0]] == ["be", "he", "w7"]

@@ -25,12 +25,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+import numpy as np
 import regex
 
 from corpusclean.edits import Edit
 from corpusclean.word_scan import (
     CHANGED, CONTEXT, CONTEXT_ONLY, HYPHEN_HINT, KEPT, NOISE_HINT, NOISE_MARKS, ORDINARY, SKIP_HINT, SKIP_MARKS, WORD,
-    TokenTable, scan_words,
+    TokenTable, WordScan, scan_words,
 )
 
 if TYPE_CHECKING:
@@ -344,6 +345,7 @@ class OcrCorrector:
         self._unchanged: set[str] = set()
         self._token_memo: dict[str, list[TokenEdit]] = {}
         self._verdict_memo: dict[tuple[str, str | None, str | None, str | None], object] = {}
+        self._context_screen: dict[int, bool] = {}  # by the scan table's ids: reset with it
         self._unchanged_new: list[str] = []  # added to _unchanged since the scan table last heard
         self._scan_table: TokenTable | None = None
 
@@ -353,6 +355,7 @@ class OcrCorrector:
         state["_unchanged"] = set()
         state["_token_memo"] = {}
         state["_verdict_memo"] = {}
+        state["_context_screen"] = {}
         state["_unchanged_new"] = []
         state["_scan_table"] = None  # rebuilt in each process from the map it ships with
         return state
@@ -566,10 +569,11 @@ class OcrCorrector:
             self.prepare()  # the run's confusion profile needs the whole vocabulary
         table = self._token_table()
         scan = scan_words(texts, table)
+        may_change = self._context_changes(scan, table) if table is not None else None
         results: list[tuple[str, list[Edit]]] = []
         for i, text in enumerate(texts):
             needs = scan.needs[i]
-            if needs == KEPT:
+            if needs == KEPT or (needs == CONTEXT_ONLY and not may_change[i]):  # type: ignore[index]
                 results.append((text, []))
             elif needs == CONTEXT_ONLY:
                 starts, ends = scan.plain_words(i)  # type: ignore[misc]
@@ -665,6 +669,65 @@ class OcrCorrector:
         edits = [_lower_misread_capital(text, edit, vocabulary) for edit in edits]
         edits.sort(key=lambda e: e.position)
         return _apply_sorted(text, edits), edits
+
+    def _memo_verdict(
+        self, entry: "ContextCandidates", token: str, left: str | None, right: str | None, chosen: str | None
+    ) -> tuple[str, str, float] | object | None:
+        """:meth:`_context_verdict` of an occurrence of ``token``, memoised; ``None`` for a lexicon word alone in its clause."""
+        if left is None and right is None and not entry.known:
+            return None
+        memo_key = (token, left, right, chosen)
+        verdict = self._verdict_memo.get(memo_key, _UNDECIDED)
+        if verdict is _UNDECIDED:
+            verdict = self._context_verdict(entry, token.lower(), left, right, chosen)
+            if len(self._verdict_memo) < VERDICT_MEMO_SIZE:
+                self._verdict_memo[memo_key] = verdict
+        return verdict
+
+    def _context_changes(self, scan: WordScan, table: TokenTable) -> np.ndarray:
+        """Per paragraph of ``scan``: whether the context pass may change it, if it is :data:`CONTEXT_ONLY`.
+
+        Such a paragraph has no word-level edit, so each of its context words
+        meets its neighbours as they stand in the text: it changes only if one
+        of those occurrences gets a verdict (the same memoised one
+        :meth:`_weigh_context` would ask for). Each distinct (word, word
+        before, word after) of the batch, by the ids the scan found, is
+        looked up once (and remembered by id for later batches); only
+        paragraphs with a verdict go on to the context pass.
+        """
+        paragraphs = len(scan.needs)
+        neighbours = scan.context_neighbours
+        if len(neighbours) == 0:
+            return np.zeros(paragraphs, np.bool_)
+        word, left, right = neighbours[:, 0], neighbours[:, 1], neighbours[:, 2]
+        order = np.lexsort((right, left, word))
+        ordered = neighbours[order]
+        first = np.ones(len(order), np.bool_)
+        first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+        inverse = np.empty(len(order), np.int64)
+        inverse[order] = np.cumsum(first) - 1
+        memo, screen = self._context_screen, self._screen_occurrence
+        ids = iter(ordered[first].ravel().tolist())  # one flat list: a list per row would wake the garbage collector
+        acts = np.fromiter(
+            (
+                memo[key] if (key := (w << 64) | ((l + 1) << 32) | (r + 1)) in memo else screen(key, w, l, r, table)
+                for w, l, r in zip(ids, ids, ids)
+            ),
+            np.bool_, int(first.sum()),
+        )  # fmt: skip
+        paragraph_of = np.repeat(np.arange(paragraphs), np.diff(scan.context_offsets))
+        return np.bincount(paragraph_of, weights=acts[inverse], minlength=paragraphs) > 0
+
+    def _screen_occurrence(self, key: int, word: int, left: int, right: int, table: TokenTable) -> bool:
+        """Whether token ``word`` between tokens ``left`` and ``right`` (ids; -1: none) gets a verdict; remembered."""
+        tokens, normal = table.tokens, self._bigrams.key
+        token = tokens[word]
+        verdict = self._memo_verdict(self._contexts[token], token, normal(tokens[left]) if left >= 0 else None,
+                                     normal(tokens[right]) if right >= 0 else None, None)  # fmt: skip
+        acts = verdict is not None
+        if len(self._context_screen) < VERDICT_MEMO_SIZE:
+            self._context_screen[key] = acts
+        return acts
 
     def _context_verdict(
         self, entry: "ContextCandidates", lower: str, left: str | None, right: str | None, chosen: str | None
@@ -768,15 +831,8 @@ class OcrCorrector:
                 continue
             left = neighbour(i - 1) if i and text[ends[i - 1] : start].isspace() else None
             right = neighbour(i + 1) if i < last and text[end : starts[i + 1]].isspace() else None
-            if left is None and right is None and not entry.known:
-                continue
             chosen = existing.after.lower() if existing is not None else None
-            memo_key = (token, left, right, chosen)
-            verdict = self._verdict_memo.get(memo_key, _UNDECIDED)
-            if verdict is _UNDECIDED:
-                verdict = self._context_verdict(entry, token.lower(), left, right, chosen)
-                if len(self._verdict_memo) < VERDICT_MEMO_SIZE:
-                    self._verdict_memo[memo_key] = verdict
+            verdict = self._memo_verdict(entry, token, left, right, chosen)
             if verdict is None:
                 continue
             if verdict is _VETO:

@@ -44,7 +44,7 @@ HAS_SKIP_HINT = 4
 BEYOND_BMP = 8
 """A code point past U+FFFF: the scan does not classify it, the paragraph takes the ``regex`` path."""
 
-_WORD, _JOINER, _LETTER, _NOISE, _SKIP, _SPACE = 1, 2, 4, 8, 16, 32
+_WORD, _JOINER, _LETTER, _NOISE, _SKIP, _SPACE, _PY_SPACE = 1, 2, 4, 8, 16, 32, 64
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,6 +58,8 @@ def character_classes() -> np.ndarray:
     ):  # fmt: skip
         for match in regex.finditer(f"{pattern}+", chars):
             table[match.start() : match.end()] |= bit
+    # What str.isspace calls a space (the context pass asks it of the text between two words).
+    table[[c for c in range(0x10000) if chr(c).isspace()]] |= _PY_SPACE
     return table
 
 
@@ -78,11 +80,15 @@ class TokenTable:
 
     Keys are two independent 64-bit hashes of a token's code points: a word
     whose 128 bits match a key it is not would be taken for it, which at a
-    million distinct tokens happens once in ~10^25 runs.
+    million distinct tokens happens once in ~10^25 runs. Each token also
+    has an id, its index in :attr:`tokens`, by which the scan names the
+    neighbours of the words the context pass weighs.
     """
 
     def __init__(self, expected: int = 0) -> None:
         self.size = 0
+        self.tokens: list[str] = []
+        """The tokens added, in order (one added twice is listed twice; its id is the first)."""
         self._allocate(max(1024, 4 * expected))
 
     def _allocate(self, capacity: int) -> None:
@@ -90,17 +96,20 @@ class TokenTable:
         self.keys_a = np.zeros(capacity, np.uint64)
         self.keys_b = np.zeros(capacity, np.uint64)
         self.classes = np.zeros(capacity, np.uint8)
+        self.ids = np.zeros(capacity, np.int32)
 
     def add(self, tokens: Sequence[str], token_class: int) -> None:
         """Give ``tokens`` the class ``token_class`` (a token added twice keeps its last class)."""
         if not tokens:
             return
         if 2 * (self.size + len(tokens)) > len(self.classes):  # keep probes short: at most half full
-            old = (self.keys_a, self.keys_b, self.classes)
+            old = (self.keys_a, self.keys_b, self.classes, self.ids)
             self._allocate(4 * (self.size + len(tokens)))
-            self.size = _reinsert(*old, self.keys_a, self.keys_b, self.classes)
+            self.size = _reinsert(*old, self.keys_a, self.keys_b, self.classes, self.ids)
         code_points, bounds = _code_points(tokens)
-        self.size += _insert(code_points, bounds, np.uint8(token_class), self.keys_a, self.keys_b, self.classes)
+        self.size += _insert(code_points, bounds, np.uint8(token_class), len(self.tokens), self.keys_a, self.keys_b,
+                             self.classes, self.ids)  # fmt: skip
+        self.tokens.extend(tokens)
 
 
 @dataclass
@@ -118,6 +127,10 @@ class WordScan:
     context_offsets: list[int]
     """Paragraph ``i``'s :data:`CONTEXT` words are words ``context_words[context_offsets[i]:context_offsets[i + 1]]``."""
     context_words: list[int]
+    context_neighbours: np.ndarray
+    """``int32[k, 3]``, a row per entry of ``context_words``: the ids (:attr:`TokenTable.tokens`) of the word, of
+    the word before it and of the word after it, a neighbour being ``-1`` unless only spaces (``str.isspace``)
+    stand between them."""
 
     def plain_words(self, i: int) -> tuple[list[int], list[int]] | None:
         """Paragraph ``i``'s word starts and ends if it holds no hint (and no character past the BMP), else ``None``."""
@@ -139,14 +152,14 @@ def scan_words(texts: Sequence[str], table: TokenTable | None = None) -> WordSca
     code_points, bounds = _code_points(texts)
     if table is None:
         table = _NO_TABLE
-    flags, counts, starts, ends, needs, context_counts, context_words = _scan(
-        code_points, bounds, character_classes(), table.keys_a, table.keys_b, table.classes, table is not _NO_TABLE
+    flags, counts, starts, ends, needs, context_counts, context_words, context_neighbours = _scan(
+        code_points, bounds, character_classes(), table.keys_a, table.keys_b, table.classes, table.ids, table is not _NO_TABLE
     )
     word_offsets = _offsets(counts)
     context_offsets = _offsets(context_counts)
-    total = word_offsets[-1]
+    total, context_total = word_offsets[-1], context_offsets[-1]
     return WordScan(flags, word_offsets, starts[:total].tolist(), ends[:total].tolist(), needs, context_offsets,
-                    context_words[: context_offsets[-1]].tolist())  # fmt: skip
+                    context_words[:context_total].tolist(), context_neighbours[:context_total])  # fmt: skip
 
 
 def _offsets(counts: np.ndarray) -> list[int]:
@@ -194,31 +207,42 @@ def _slot(keys_a, keys_b, a, b):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _insert(code_points, bounds, token_class, keys_a, keys_b, classes):  # pragma: no cover - compiled
+def _insert(code_points, bounds, token_class, first_id, keys_a, keys_b, classes, ids):  # pragma: no cover - compiled
     added = 0
     for t in range(len(bounds) - 1):
         a, b = _hash_pair(code_points, bounds[t], bounds[t + 1])
         slot = _slot(keys_a, keys_b, a, b)
         if keys_a[slot] == 0 and keys_b[slot] == 0:
             keys_a[slot], keys_b[slot] = a, b
+            ids[slot] = first_id + t
             added += 1
         classes[slot] = token_class
     return added
 
 
 @numba.njit(cache=True, nogil=True)
-def _reinsert(old_a, old_b, old_classes, keys_a, keys_b, classes):  # pragma: no cover - compiled
+def _reinsert(old_a, old_b, old_classes, old_ids, keys_a, keys_b, classes, ids):  # pragma: no cover - compiled
     size = 0
     for i in range(len(old_a)):
         if old_a[i] != 0 or old_b[i] != 0:
             slot = _slot(keys_a, keys_b, old_a[i], old_b[i])
-            keys_a[slot], keys_b[slot], classes[slot] = old_a[i], old_b[i], old_classes[i]
+            keys_a[slot], keys_b[slot], classes[slot], ids[slot] = old_a[i], old_b[i], old_classes[i], old_ids[i]
             size += 1
     return size
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _only_spaces(code_points, table, lo, hi):  # pragma: no cover - compiled
+    if hi <= lo:
+        return False
+    for k in range(lo, hi):
+        if (table[code_points[k]] & 64) == 0:
+            return False
+    return True
+
+
 @numba.njit(cache=True, nogil=True)
-def _scan(code_points, bounds, table, keys_a, keys_b, classes, with_table):  # pragma: no cover - compiled
+def _scan(code_points, bounds, table, keys_a, keys_b, classes, ids, with_table):  # pragma: no cover - compiled
     paragraphs = len(bounds) - 1
     flags = np.zeros(paragraphs, np.uint8)
     counts = np.zeros(paragraphs, np.int64)
@@ -228,6 +252,8 @@ def _scan(code_points, bounds, table, keys_a, keys_b, classes, with_table):  # p
     starts = np.empty(len(code_points) // 2 + paragraphs + 1, np.int64)
     ends = np.empty_like(starts)
     context_words = np.empty_like(starts)
+    word_ids = np.empty(len(starts), np.int32)
+    context_neighbours = np.empty((len(starts), 3), np.int32)  # pages are touched only as far as it is filled
     out = 0
     context_out = 0
     for p in range(paragraphs):
@@ -257,7 +283,9 @@ def _scan(code_points, bounds, table, keys_a, keys_b, classes, with_table):  # p
                 ends[out] = k - lo
                 if with_table and worst != 0:
                     a, b = _hash_pair(code_points, start, k)
-                    found = classes[_slot(keys_a, keys_b, a, b)]
+                    slot = _slot(keys_a, keys_b, a, b)
+                    found = classes[slot]
+                    word_ids[out] = ids[slot]
                     if found == 0 or found == 3:
                         worst = 0
                     elif found == 2:
@@ -291,6 +319,15 @@ def _scan(code_points, bounds, table, keys_a, keys_b, classes, with_table):  # p
         if with_table and flag == 0 and worst != 0:
             needs[p] = worst  # KEPT (1) or CONTEXT_ONLY (2)
             context_counts[p] = context_out - first_context
+            for c in range(first_context, context_out):
+                w = first + context_words[c]
+                context_neighbours[c, 0] = word_ids[w]
+                context_neighbours[c, 1] = -1
+                context_neighbours[c, 2] = -1
+                if w > first and _only_spaces(code_points, table, lo + ends[w - 1], lo + starts[w]):
+                    context_neighbours[c, 1] = word_ids[w - 1]
+                if w + 1 < out and _only_spaces(code_points, table, lo + ends[w], lo + starts[w + 1]):
+                    context_neighbours[c, 2] = word_ids[w + 1]
         else:
             context_out = first_context
-    return flags, counts, starts, ends, needs, context_counts, context_words
+    return flags, counts, starts, ends, needs, context_counts, context_words, context_neighbours
