@@ -47,6 +47,7 @@ import functools
 import hashlib
 import heapq
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numba
@@ -418,9 +419,6 @@ def _rep_candidates(
     """
     n = len(eligible)
     reps = np.flatnonzero(eligible)
-    near = reps[lsh.candidate_pairs(signatures, bands, rows, priority=rank[reps], members=reps)]
-    if sets is None:  # large input: trim the heap
-        release_freed_memory()
     # Containment: the eligible rows' samples, looked up in every eligible row's full set
     # (recomputed shard by shard unless ``sets`` holds them).
     if sets is not None:
@@ -430,12 +428,17 @@ def _rep_candidates(
     hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
     hit_counts = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
     del hits
-    posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
-    del hit_index, hit_counts
-    if sets is None:  # large input: trim the heap
-        release_freed_memory()
-    contained = index.pairs(posting_offsets, posting_rows, sizes)
-    del posting_offsets, posting_rows
+    # LSH banding and the containment join each run on one core (compiled code and sorts, without the
+    # GIL) and need nothing of each other: side by side when there are two workers.
+    with ThreadPoolExecutor(max_workers=1) if workers > 1 else _InCaller() as beside:
+        banded = beside.submit(lsh.candidate_pairs, signatures, bands, rows, priority=rank[reps], members=reps)
+        posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
+        del hit_index, hit_counts
+        if sets is None:  # large input: trim the heap
+            release_freed_memory()
+        contained = index.pairs(posting_offsets, posting_rows, sizes)
+        del posting_offsets, posting_rows
+        near = reps[banded.result()]
     if sets is None:  # large input: trim the heap
         release_freed_memory()
     pairs = np.concatenate([near, contained])
@@ -723,3 +726,18 @@ def _sequence_keys(offsets, token_hashes, out):  # pragma: no cover - compiled
         length = np.uint64(offsets[i + 1] - offsets[i])
         out[i, 0] = _fmix64(h1 ^ length)
         out[i, 1] = _fmix64(h2 + length)
+
+
+class _InCaller:
+    """An executor that runs what it is given at once, in the caller (for one worker)."""
+
+    def __enter__(self) -> "_InCaller":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
