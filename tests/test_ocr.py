@@ -320,6 +320,7 @@ def test_decision_map_holds_the_changes_and_ships_without_the_model(seed_run) ->
     decisions = fix.prepare()
     assert decisions["Pctrograd"][0] == "Petrograd" and "Trotsky" not in decisions
     shipped = pickle.loads(pickle.dumps(fix))
+    assert shipped._contexts == fix._contexts and shipped._contexts  # the context pass's hypotheses travel too
     # The worker answers from the map alone: same results, and no model built
     # unless a word broken across lines needs judging.
     plain = [k for k, p in enumerate(paragraphs) if "- " not in p]

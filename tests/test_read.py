@@ -150,3 +150,13 @@ def test_a_reports_dict_is_dataclasses_asdict_with_its_own_warnings():
     assert row == dataclasses.asdict(report) and row["status"] == "partial"
     row["warnings"].append("later")
     assert report.warnings == ["cut short"]
+
+
+def test_a_report_pickles_to_an_equal_report():
+    import pickle
+
+    from corpusclean.read import FileReport
+
+    report = FileReport("a.txt", "/in/a.txt", status="skipped", reason="empty", sha256="0" * 64, warnings=["w"])
+    again = pickle.loads(pickle.dumps(report))
+    assert again == report and again.warnings is not report.warnings

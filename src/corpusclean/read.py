@@ -77,6 +77,11 @@ class FileReport:
         if self.status == "read":
             self.status = "partial"
 
+    def __reduce__(self):
+        # A constructor call: a slots dataclass's own pickling looks its fields up for every object
+        # (each prepare job sends back one report per input: 36,000 at 200 MB, 0.13 -> 0.05 s).
+        return FileReport, tuple(getattr(self, name) for name in _REPORT_FIELDS)
+
     def as_dict(self) -> dict[str, Any]:
         """``dataclasses.asdict(self)`` without its recursive deep copy (36,000 reports: 0.6 -> 0.05 s)."""
         return {name: getattr(self, name) for name in _REPORT_FIELDS} | {"warnings": list(self.warnings)}
