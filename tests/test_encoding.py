@@ -150,3 +150,44 @@ def test_ftfy_driven_step_by_step_on_entities_mojibake_and_html():
     rules = {edit.rule for step in fix_with_ftfy(cases[4])[1] for edit in step}
     assert {"ftfy:fix_latin_ligatures", "ftfy:fix_character_width", "ftfy:fix_line_breaks"} <= rules
     assert {e.rule for s in fix_with_ftfy(cases[1])[1] for e in s} >= {"ftfy:unescape_html", "ftfy:mojibake:sloppy-windows-1252>utf-8"}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_TRICKY, max_size=6))
+def test_the_compiled_gate_over_many_texts_is_the_gate(texts):
+    from corpusclean.encoding import needs_repair, needs_repair_many, repair_encoding, repair_encodings
+
+    assert needs_repair_many(texts) == [needs_repair(t) for t in texts]
+    assert repair_encodings(texts) == [repair_encoding(t) for t in texts]
+    _check_gate_scan(texts)
+
+
+def _check_gate_scan(texts):
+    """What the compiled scan says of each text is what the gate's three regular expressions say."""
+    import numpy as np
+
+    from corpusclean import encoding as e
+    from corpusclean.word_scan import text_code_points
+
+    if not texts:
+        return
+    verdicts = np.empty(len(texts), np.uint8)
+    e._gate_scan(*text_code_points(texts), e._GATE_TABLE, verdicts)
+    for text, verdict in zip(texts, verdicts.tolist()):
+        if not e._MAY_NEED_FIX.search(text):
+            assert verdict == e._CLEAN
+        elif e._SUSPECT_RE.search(text):
+            assert verdict == e._TO_FIX
+        else:
+            assert verdict == (e._PAIRED if e._MOJIBAKE_PAIR_RE.search(text) else e._UNPAIRED)
+
+
+def test_the_compiled_gate_on_real_text_and_every_gate_character():
+    from corpusclean import encoding as e
+
+    texts = [p for seed in (SEED_000, SEED_003) for p in seed.read_text(encoding="utf-8").split("\n\n")]
+    texts += [f"ab{ch}c" for ch in sorted(e._SUSPECT)] + ["He said â€œhiâ€\x9d", "cafÃ©", "cafÃ ", "Ã?", "x &amp; y", "", "plain"]
+    texts += [lead + follower for lead in sorted(e._NON_ASCII_LEAD | e._LATIN1_LEAD)[:40] for follower in (" ", "?", "\x80", "©", "a")]
+    assert e.needs_repair_many(texts) == [e.needs_repair(t) for t in texts]
+    assert any(e.needs_repair_many(texts)) and not all(e.needs_repair_many(texts))
+    _check_gate_scan(texts)

@@ -26,15 +26,18 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import ftfy
 from ftfy import chardata
 from ftfy.badness import is_bad
+import numba
+import numpy as np
 import regex
 
 from corpusclean.edits import Edit, sequence_edits
 from corpusclean.token_diff import opcodes as token_opcodes
+from corpusclean.word_scan import text_code_points
 
 STAGE = "encoding"
 
@@ -273,14 +276,88 @@ def needs_repair(text: str) -> bool:
     return bool(is_bad(text) or chardata.UTF8_DETECTOR_RE.search(text))
 
 
+# needs_repair over many texts at once: each code point's part in the gate, one compiled scan.
+_MAY, _SUSPECT_BIT, _NON_ASCII_LEAD_BIT, _LATIN1_LEAD_BIT, _CONTINUATION_BIT = 1, 2, 4, 8, 16
+_CLEAN, _TO_FIX, _PAIRED, _UNPAIRED = 0, 1, 2, 3  # what the scan says of a text
+
+
+def _gate_table() -> np.ndarray:
+    table = np.full(0x110000, _MAY, np.uint8)
+    table[[0x09, 0x0A, *range(0x20, 0x26), *range(0x27, 0x7F)]] = 0
+    for bit, chars in (
+        (_SUSPECT_BIT, _SUSPECT), (_NON_ASCII_LEAD_BIT, _NON_ASCII_LEAD), (_LATIN1_LEAD_BIT, _LATIN1_LEAD),
+        (_CONTINUATION_BIT, {c for c in _MOJIBAKE_CONTINUATION if c >= "\x80"}),
+    ):  # fmt: skip
+        table[[ord(c) for c in chars]] |= bit
+    return table
+
+
+_GATE_TABLE = _gate_table()
+
+
+def needs_repair_many(texts: Sequence[str]) -> list[bool]:
+    """:func:`needs_repair` of each of ``texts``: its three scans done for all of them in one compiled pass."""
+    if not texts:
+        return []
+    code_points, bounds = text_code_points(texts)
+    verdicts = np.empty(len(texts), np.uint8)
+    _gate_scan(code_points, bounds, _GATE_TABLE, verdicts)
+    out = []
+    for text, verdict in zip(texts, verdicts.tolist()):
+        if verdict == _CLEAN:
+            out.append(False)
+        elif verdict == _TO_FIX or not unicodedata.is_normalized("NFC", text):
+            out.append(True)
+        else:
+            out.append(verdict == _PAIRED and bool(is_bad(text) or chardata.UTF8_DETECTOR_RE.search(text)))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _gate_scan(code_points, bounds, table, out):  # pragma: no cover - compiled
+    """Per text: _CLEAN (nothing but printable ASCII other than "&"), _TO_FIX (a character of _SUSPECT),
+    else _PAIRED or _UNPAIRED (whether it holds a pair _MOJIBAKE_PAIR_RE matches)."""
+    for p in range(len(bounds) - 1):
+        lo, hi = bounds[p], bounds[p + 1]
+        may = False
+        suspect = False
+        paired = False
+        for k in range(lo, hi):
+            c = table[code_points[k]]
+            if (c & 1) != 0:
+                may = True
+            if (c & 2) != 0:
+                suspect = True
+                break
+            if not paired and k + 1 < hi:
+                follower = code_points[k + 1]
+                if (c & 4) != 0 and (table[follower] & 16) != 0:
+                    paired = True
+                elif (c & 8) != 0 and (follower == 32 or follower == 63):
+                    paired = True
+        if not may:
+            out[p] = 0
+        elif suspect:
+            out[p] = 1
+        else:
+            out[p] = 2 if paired else 3
+
+
+def repair_encodings(texts: Sequence[str]) -> list[tuple[str, list[Edit]]]:
+    """:func:`repair_encoding` of each of ``texts``, the cheap gate compiled over all of them."""
+    return [_repair(text) if needed else (text, []) for text, needed in zip(texts, needs_repair_many(texts))]
+
+
 def repair_encoding(text: str) -> tuple[str, list[Edit]]:
     """Repair one paragraph's encoding damage; returns the text and every edit.
 
     Edits are in replay order: :func:`corpusclean.edits.replay_edits` on
     ``text`` reproduces the output.
     """
-    if not needs_repair(text):
-        return text, []
+    return _repair(text) if needs_repair(text) else (text, [])
+
+
+def _repair(text: str) -> tuple[str, list[Edit]]:
     fixed, steps = fix_with_ftfy(text)
     fixed, lead_edits = fix_lost_lead_byte(fixed)
     return fixed, [edit for step in [*steps, lead_edits] for edit in sequence_edits(step)]

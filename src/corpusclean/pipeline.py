@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 from corpusclean.arrow_io import TableWriter, iter_batches, load_table, read_batches, save_table
 from corpusclean.cache import NewEntry, PreparedCache, PreparedInput, file_sha256, input_key, paragraph_batches
 from corpusclean.config import CleanConfig
-from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_batch_text_stage, run_text_stage, sequence_edits
-from corpusclean.encoding import repair_encoding
+from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_batch_text_stage, sequence_edits
+from corpusclean.encoding import repair_encodings
 from corpusclean.overrides import Overrides, apply_rejections, restore_verdicts
 from corpusclean.parallel import release_freed_memory, usable_cores
 from corpusclean.read import Document, FileReport, InputFile, can_stream, read_input, stream_input
@@ -141,7 +141,7 @@ def clean_segmented(
     edits = EDIT_SCHEMA.empty_table()
     if config.encoding:
         start = time.perf_counter()
-        paragraphs, edits = run_text_stage(paragraphs, repair_encoding)
+        paragraphs, edits = run_batch_text_stage(paragraphs, repair_encodings)
         if overrides:
             paragraphs, edits = apply_rejections(paragraphs, edits, overrides)
         _timed(seconds, "encoding", start)

@@ -106,7 +106,7 @@ class TokenTable:
             old = (self.keys_a, self.keys_b, self.classes, self.ids)
             self._allocate(4 * (self.size + len(tokens)))
             self.size = _reinsert(*old, self.keys_a, self.keys_b, self.classes, self.ids)
-        code_points, bounds = _code_points(tokens)
+        code_points, bounds = text_code_points(tokens)
         self.size += _insert(code_points, bounds, np.uint8(token_class), len(self.tokens), self.keys_a, self.keys_b,
                              self.classes, self.ids)  # fmt: skip
         self.tokens.extend(tokens)
@@ -149,7 +149,7 @@ def scan_words(texts: Sequence[str], table: TokenTable | None = None) -> WordSca
 
     Word offsets are ``str`` indices into each text, as ``regex`` reports them.
     """
-    code_points, bounds = _code_points(texts)
+    code_points, bounds = text_code_points(texts)
     if table is None:
         table = _NO_TABLE
     flags, counts, starts, ends, needs, context_counts, context_words, context_neighbours = _scan(
@@ -168,7 +168,7 @@ def _offsets(counts: np.ndarray) -> list[int]:
     return offsets.tolist()
 
 
-def _code_points(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def text_code_points(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """All of ``texts``' code points, one after another, and where each text starts (plus the end)."""
     bounds = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(np.fromiter((len(text) for text in texts), np.int64, len(texts)), out=bounds[1:])
