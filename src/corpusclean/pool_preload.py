@@ -15,7 +15,7 @@ from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipel
 
 def _warm_up() -> None:
     try:
-        encoding.diff_edits("a b c", "a x c", "warm-up")
+        encoding.repair_encodings(["a b c", "a café &amp; cafÃ© c"])  # the gate's scan and the edits' diff
         segment.segment_documents([("warm-up.txt", "One paragraph.\n\nAnother one, a little longer.")])
         word_scan.scan_words(["warm-up words", "and their class table"])
         # The OCR candidate search's kernels (not its data: the lexicon and tries are built by the
