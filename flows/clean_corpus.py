@@ -46,7 +46,6 @@ from corpusclean.arrow_io import load_table, save_table
 from corpusclean.audit import Output
 from corpusclean.cache import PreparedCache, cache_root, file_sha256, input_key, settings_fingerprint
 from corpusclean.config import CleanConfig
-from corpusclean.dedup import load_kernels as load_dedup_kernels
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
 from corpusclean import run_pool
@@ -290,10 +289,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
                 # Idle workers would add ~230 MB to the builder's memory (the 200 MB run's peak, 1,104 MB, was
                 # there); the OCR stage starts new ones from the forkserver.
                 run_pool.close(stop_forkserver=False)
-                # The builder leaves a core idle: this process loads deduplication's compiled code meanwhile.
-                with ThreadPoolExecutor(max_workers=1) as beside:
-                    beside.submit(load_dedup_kernels, cfg.workers)
-                    settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
+                settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
             del settings_job  # and its vocabulary: the corrector has it, in the settings file
         # Without OCR the shards only gather their inputs (packed many to a cache file) into one file each.
         correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, shards)

@@ -154,10 +154,9 @@ def test_recomputing_shingle_sets_gives_the_same_result(monkeypatch, shingle):
 
     table = table_of(POOL)
     held = deduplicate(table, shingle=shingle)
+    monkeypatch.setattr(dedup, "KEEP_SETS_BYTES", {"word": 0, "char": 0})
     monkeypatch.setattr(parallel, "SHARD_CHARS", 3000)
-    recomputed = deduplicate(table, shingle=shingle, workers=2, keep_sets=False)
-    monkeypatch.setattr(dedup, "KEEP_SETS_BYTES", {"word": 0, "char": 0})  # what a large input chooses by default
-    assert deduplicate(table, shingle=shingle, workers=2).duplicates.equals(recomputed.duplicates)
+    recomputed = deduplicate(table, shingle=shingle, workers=2)
     assert held.kept.equals(recomputed.kept) and held.duplicates.equals(recomputed.duplicates)
     assert held.signatures.equals(recomputed.signatures)
     assert set(recomputed.duplicates.column("method").to_pylist()) == {"exact", "near", "contained"}
@@ -327,21 +326,3 @@ def test_char_shingles_do_not_remove_short_headings_as_contained():
     })
     result = deduplicate(table, shingle="char")
     assert result.duplicates.num_rows == 0
-
-
-
-def test_loading_the_kernels_runs_both_paths(monkeypatch):
-    """The warm-up the flow runs beside the OCR builder takes both the kept-sets and the streamed path."""
-    from corpusclean import dedup
-
-    seen = []
-    real = dedup.deduplicate
-
-    def recording(paragraphs, **kwargs):
-        result = real(paragraphs, **kwargs)
-        seen.append((kwargs["keep_sets"], result.duplicates.num_rows))
-        return result
-
-    monkeypatch.setattr(dedup, "deduplicate", recording)
-    dedup.load_kernels(workers=2)
-    assert seen == [(True, 2), (False, 2)]  # an exact and a near duplicate, either way

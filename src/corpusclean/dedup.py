@@ -308,7 +308,6 @@ def deduplicate(
     workers: int = 1,
     bands: int | None = None,
     rows: int | None = None,
-    keep_sets: bool | None = None,
 ) -> DedupResult:
     """Split ``paragraphs`` into kept rows and removed duplicates (see the module docstring).
 
@@ -332,9 +331,6 @@ def deduplicate(
         seed: MinHash seed (datasketch's ``seed``).
         workers: Threads for tokenising, shingling and signatures (the result does not depend on it).
         bands, rows: LSH banding; by default :func:`corpusclean.lsh.optimal_bands`.
-        keep_sets: Keep every shingle set in memory (else recompute what
-            candidates need); by default when the text is at most
-            :data:`KEEP_SETS_BYTES`. The result is the same either way.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in paragraphs.column_names]
     if missing:
@@ -354,8 +350,7 @@ def deduplicate(
     sizes = np.empty(n, dtype=np.int64)
     signatures = np.empty((n, num_perm), dtype=np.uint32)
     samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint32)  # containment sample keys
-    if keep_sets is None:
-        keep_sets = int(pc.sum(pc.binary_length(texts)).as_py() or 0) <= KEEP_SETS_BYTES[shingle] if n else False
+    keep_sets = int(pc.sum(pc.binary_length(texts)).as_py() or 0) <= KEEP_SETS_BYTES[shingle] if n else False
     parts = map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes,
                        signatures=signatures, samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
     sets = ShingleSets.concatenate(parts) if keep_sets else None
@@ -392,22 +387,6 @@ def deduplicate(
     estimated = _estimates(signatures, sizes, assigned, method)
     release()
     return _result(paragraphs, signatures, sizes, assigned, method, similarity, estimated, num_perm)
-
-
-def load_kernels(workers: int = 2) -> None:
-    """Load the compiled code deduplication runs, now (e.g. on a core that would idle before it is needed).
-
-    Numba loads each kernel from its on-disk cache on first call; for
-    deduplication's, in both the kept-sets and the streamed paths, that is
-    ~0.6-0.9 s in a fresh process. Runs both paths on three paragraphs.
-    """
-    sample = pa.table({
-        "paragraph_id": ["a", "b", "c", "d"], "source": ["s"] * 4, "paragraph_index": [0, 1, 2, 3],
-        "text": ["the quick brown fox jumps over the lazy dog by the river bank"] * 2
-        + ["the quick brown fox jumps over the lazy dog by the river", "nothing like the others at all here"],
-    })  # fmt: skip
-    for keep_sets in (True, False):
-        deduplicate(sample, workers=workers, keep_sets=keep_sets)
 
 
 def _exact_representatives(keys: np.ndarray, rank: np.ndarray) -> np.ndarray:
