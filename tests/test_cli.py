@@ -32,3 +32,28 @@ def test_config_file_and_cli_precedence(tmp_path):
     paths, out, settings = build_settings(None, None, config, {"threshold": 0.9})
     assert paths == ["seeds"] and out == "elsewhere"
     assert settings["threshold"] == 0.9 and settings["workers"] == 2 and settings["ocr"] is False
+
+
+def test_the_console_script_cleans_the_seeds_and_exits_0(tmp_path):
+    """The installed ``corpusclean`` end to end: its own Prefect API, the whole flow, then an exit that
+    skips the interpreter's teardown (cli.main) yet leaves every line printed and every file written."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from conftest import SEEDS
+
+    script = Path(sys.executable).with_name("corpusclean")
+    out = tmp_path / "out"
+    result = subprocess.run([str(script), "run", str(SEEDS), "--out", str(out), "--workers", "2"],
+                            capture_output=True, text=True, env=dict(os.environ), timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout.rstrip().endswith("┘")  # the summary table, printed in full
+    assert result.stderr.rstrip().splitlines()[-1].startswith(f"wrote {out}/ in ")
+    kept, removed = pq.read_table(out / "paragraphs"), pq.read_table(out / "duplicates")
+    assert kept.num_rows > 0 and kept.num_rows + removed.num_rows == 62
+    failed = subprocess.run([str(script), "run", str(tmp_path / "missing"), "--out", str(out)], capture_output=True, text=True)
+    assert failed.returncode == 2
