@@ -120,8 +120,9 @@ class WordScan:
     """Per paragraph: ``HAS_HYPHEN_HINT | HAS_NOISE_HINT | HAS_SKIP_HINT | BEYOND_BMP``."""
     word_offsets: list[int]
     """Paragraph ``i``'s words are ``starts[word_offsets[i]:word_offsets[i + 1]]`` (and ``ends``)."""
-    starts: list[int]
-    ends: list[int]
+    starts: np.ndarray
+    ends: np.ndarray
+    """(Arrays: made Python lists only for the paragraphs that need their words, by :meth:`plain_words`.)"""
     needs: np.ndarray
     """Per paragraph: :data:`NEEDS_WORDS`, :data:`KEPT` or :data:`CONTEXT_ONLY` (all the first without a table)."""
     context_offsets: list[int]
@@ -137,7 +138,7 @@ class WordScan:
         if self.flags[i]:
             return None
         lo, hi = self.word_offsets[i], self.word_offsets[i + 1]
-        return self.starts[lo:hi], self.ends[lo:hi]
+        return self.starts[lo:hi].tolist(), self.ends[lo:hi].tolist()
 
     def context_indexes(self, i: int) -> list[int]:
         """The indexes, among paragraph ``i``'s words, of its :data:`CONTEXT` words."""
@@ -158,7 +159,7 @@ def scan_words(texts: Sequence[str], table: TokenTable | None = None) -> WordSca
     word_offsets = _offsets(counts)
     context_offsets = _offsets(context_counts)
     total, context_total = word_offsets[-1], context_offsets[-1]
-    return WordScan(flags, word_offsets, starts[:total].tolist(), ends[:total].tolist(), needs, context_offsets,
+    return WordScan(flags, word_offsets, starts[:total], ends[:total], needs, context_offsets,
                     context_words[:context_total].tolist(), context_neighbours[:context_total])  # fmt: skip
 
 
