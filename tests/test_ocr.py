@@ -667,3 +667,19 @@ def test_the_context_screen_lets_through_only_what_the_context_pass_leaves_alone
     assert (context_only & may_change).any() and (context_only & ~may_change).any()
     changed = [i for i in np.flatnonzero(context_only & may_change) if screened(texts[i])[1]]
     assert changed
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcXYZéß2²٣Ⅻǅ'’-_") + ["\u0301"]), max_size=9))
+def test_a_words_shape_counts_its_letters_and_digits(token: str) -> None:
+    """The all-letters shortcut of has_correctable_shape says what counting every character says."""
+    from corpusclean.ocr_model import MIN_LETTERS, has_correctable_shape, ocr_mixed_case
+
+    letters, digits = sum(c.isalpha() for c in token), sum(c.isdigit() for c in token)
+    if letters < MIN_LETTERS or digits > 1 or (digits and (token[0].isdigit() or token[-1].isdigit())):
+        expected = False
+    elif not (token.islower() or token.isupper() or token.istitle()):
+        expected = ocr_mixed_case(token) is not None
+    else:
+        expected = not (token.isupper() and len(token) <= 5)
+    assert has_correctable_shape(token) == expected

@@ -292,11 +292,15 @@ def has_correctable_shape(token: str) -> bool:
     case (``VChK``, ``McDonald``, ``collectionNicolaevsky``; but see
     :func:`ocr_mixed_case`) and short acronyms are left alone.
     """
-    if sum(ch.isalpha() for ch in token) < MIN_LETTERS:
-        return False
-    digits = sum(ch.isdigit() for ch in token)
-    if digits > 1 or (digits and (token[0].isdigit() or token[-1].isdigit())):
-        return False
+    if token.isalpha():  # the usual word: all letters, no digit (no character is both), counted at once
+        if len(token) < MIN_LETTERS:
+            return False
+    else:
+        if sum(ch.isalpha() for ch in token) < MIN_LETTERS:
+            return False
+        digits = sum(ch.isdigit() for ch in token)
+        if digits > 1 or (digits and (token[0].isdigit() or token[-1].isdigit())):
+            return False
     if not (token.islower() or token.isupper() or token.istitle()):
         return ocr_mixed_case(token) is not None
     return not (token.isupper() and len(token) <= 5)
