@@ -47,7 +47,7 @@ def test_the_console_script_cleans_the_seeds_and_exits_0(tmp_path):
     from conftest import SEEDS
 
     script = Path(sys.executable).with_name("corpusclean")
-    out = tmp_path / "out"
+    out = tmp_path / ("out-with-a-name-longer-than-a-terminal-line-" + "x" * 40)  # must not be wrapped
     result = subprocess.run([str(script), "run", str(SEEDS), "--out", str(out), "--workers", "2"],
                             capture_output=True, text=True, env=dict(os.environ), timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

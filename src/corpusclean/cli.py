@@ -28,7 +28,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+# soft_wrap: a message naming a long path stays one line (rich would break it at the terminal width,
+# or at 80 columns when stderr is not a terminal), so it can be read and matched as one line.
+console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
