@@ -6,8 +6,13 @@ stage with an empty substitution table and the set's own vocabulary (counted
 over all its OCR text first, as the pipeline does), and symspellpy as the
 off-the-shelf baseline, and prints:
 
-* CER before and after (character edit distance / gold length),
-* the relative improvement (the ICDAR 2017 metric; positive is better),
+* CER before and after (character edit distance / gold length). Before is the
+  raw OCR text; after is what the pipeline writes for it: the paragraph text
+  segmentation makes (every whitespace run one space, ``segment.join_lines``),
+  corrected by the OCR stage. Both correctors are given that paragraph text;
+* the relative improvement (the ICDAR 2017 metric; positive is better), and
+  the part of it that is segmentation's whitespace alone (``seg``: the
+  Gutenberg–HathiTrust OCR has runs of spaces its gold text never has),
 * token precision (changed tokens that now equal the gold token) and recall
   (wrong OCR tokens, gold a word, that were fixed), over tokens that align
   one-to-one with the gold text,
@@ -59,6 +64,7 @@ from ocr_data import DEFAULT_ROOT, Pair, discover_sets  # noqa: E402
 from corpusclean.edits import Edit  # noqa: E402
 from corpusclean.ocr import OcrCorrector, count_vocabulary  # noqa: E402
 from corpusclean.ocr_context import load_bigram_context  # noqa: E402
+from corpusclean.segment import join_lines  # noqa: E402
 
 BASELINE_VENV = HERE / ".venv-ocr"
 SYMSPELL_VERSION = "6.10.1"
@@ -144,6 +150,7 @@ def token_outputs_from_edits(ocr: str, edits: Sequence[Edit]) -> list[str | None
 class Score:
     chars: int = 0
     dist_before: int = 0
+    dist_segmented: int = 0
     dist_after: int = 0
     changed: int = 0
     correct: int = 0
@@ -154,6 +161,14 @@ class Score:
     cpu_seconds: float = 0.0
     nbytes: int = 0
     wrong: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add_distances(self, pair: Pair, fixed: str) -> None:
+        """The raw OCR's, its paragraph text's (:func:`paragraph_text`) and ``fixed``'s edit distance to the gold."""
+        self.nbytes += len(pair.ocr.encode("utf-8"))
+        self.chars += len(pair.gold)
+        self.dist_before += levenshtein(pair.ocr, pair.gold)
+        self.dist_segmented += levenshtein(paragraph_text(pair.ocr), pair.gold)
+        self.dist_after += levenshtein(fixed, pair.gold)
 
     def add_tokens(self, ocr: str, gold: str, outputs: Sequence[str | None]) -> None:
         ocr_tokens = ocr.split()
@@ -179,20 +194,21 @@ class Score:
         before = self.dist_before / max(self.chars, 1)
         after = self.dist_after / max(self.chars, 1)
         improvement = 100.0 * (self.dist_before - self.dist_after) / max(self.dist_before, 1)
+        segmentation = 100.0 * (self.dist_before - self.dist_segmented) / max(self.dist_before, 1)
         precision = self.correct / self.changed if self.changed else float("nan")
         recall = self.fixed / self.errors if self.errors else float("nan")
         speed = self.nbytes / 1e6 / self.seconds if self.seconds else float("nan")
         cpu_speed = self.nbytes / 1e6 / self.cpu_seconds if self.cpu_seconds else float("nan")
         return (
-            f"| {name:<34} | {100 * before:6.2f}% | {100 * after:6.2f}% | {improvement:+7.2f}% | "
+            f"| {name:<34} | {100 * before:6.2f}% | {100 * after:6.2f}% | {improvement:+7.2f}% | {segmentation:+6.2f}% | "
             f"{precision:5.3f} | {recall:5.3f} | {self.changed:6d} | {self.unscored_changes:5d} | {speed:7.2f} | "
             f"{cpu_speed:7.2f} |"
         )
 
 
 HEADER = (
-    "| set / system                       | CER in  | CER out | improve  | prec  | rec   | chg'd  | unsc. |  MB/s   | CPU MB/s |\n"
-    "|------------------------------------|---------|---------|----------|-------|-------|--------|-------|---------|----------|"
+    "| set / system                       | CER in  | CER out | improve  |  seg    | prec  | rec   | chg'd  | unsc. |  MB/s   | CPU MB/s |\n"
+    "|------------------------------------|---------|---------|----------|---------|-------|-------|--------|-------|---------|----------|"
 )
 
 
@@ -225,6 +241,11 @@ TIMING_HEADER = (
 CALIBRATED = False
 
 
+def paragraph_text(ocr: str) -> str:
+    """What the OCR stage is given in the pipeline: segmentation's text of the paragraph."""
+    return join_lines(ocr)
+
+
 def correct_timed(pairs: Sequence[Pair], min_confidence: float) -> tuple[list[tuple[str, list[Edit]]], Timing]:
     """Correct ``pairs`` as the pipeline does (vocabulary first, decision map once, then paragraphs), timed.
 
@@ -232,15 +253,16 @@ def correct_timed(pairs: Sequence[Pair], min_confidence: float) -> tuple[list[tu
     throughput; the run's own model, its decision map and every paragraph are
     timed. Counting the vocabulary is the pipeline's earlier stage and is not.
     """
-    vocabulary = count_vocabulary(p.ocr for p in pairs)
+    texts = [paragraph_text(pair.ocr) for pair in pairs]
+    vocabulary = count_vocabulary(texts)
     OcrCorrector(min_confidence=min_confidence)("warm up the lexicon and the compiled search: tbe")
     load_bigram_context("en")  # process-wide data, like the lexicon
-    timing = Timing(distinct=len(vocabulary), nbytes=sum(len(p.ocr.encode("utf-8")) for p in pairs))
+    timing = Timing(distinct=len(vocabulary), nbytes=sum(len(text.encode("utf-8")) for text in texts))
     start, cpu_start = time.perf_counter(), time.process_time()
     fix = OcrCorrector(corpus_vocabulary=vocabulary, min_confidence=min_confidence, calibrated=CALIBRATED)
     timing.changes = len(fix.prepare())
     middle, cpu_middle = time.perf_counter(), time.process_time()
-    results = fix.correct_many([pair.ocr for pair in pairs])
+    results = fix.correct_many(texts)
     end, cpu_end = time.perf_counter(), time.process_time()
     timing.build_seconds, timing.build_cpu = middle - start, cpu_middle - cpu_start
     timing.apply_seconds, timing.apply_cpu = end - middle, cpu_end - cpu_middle
@@ -256,14 +278,12 @@ def run_corpusclean(
     at_threshold = {t: Score() for t in thresholds}
     changes: list[tuple[str, str, str]] = []
     for pair, (fixed, edits) in zip(pairs, results):
-        score.nbytes += len(pair.ocr.encode("utf-8"))
-        score.chars += len(pair.gold)
-        score.dist_before += levenshtein(pair.ocr, pair.gold)
-        score.dist_after += levenshtein(fixed, pair.gold) if edits else levenshtein(pair.ocr, pair.gold)
-        score.add_tokens(pair.ocr, pair.gold, token_outputs_from_edits(pair.ocr, edits))
+        score.add_distances(pair, fixed)
+        text = paragraph_text(pair.ocr)
+        score.add_tokens(pair.ocr, pair.gold, token_outputs_from_edits(text, edits))
         for threshold, kept in at_threshold.items():
             confident = [e for e in edits if (e.confidence or 0.0) >= threshold]
-            kept.add_tokens(pair.ocr, pair.gold, token_outputs_from_edits(pair.ocr, confident))
+            kept.add_tokens(pair.ocr, pair.gold, token_outputs_from_edits(text, confident))
         changes.extend((e.before, e.after, e.rule) for e in edits)
     return score, changes, timing, at_threshold
 
@@ -287,9 +307,9 @@ def miss_report(pairs: Sequence[Pair], results: Sequence[tuple[str, list[Edit]]]
     kind_distance: collections.Counter[str] = collections.Counter()
     for pair, (fixed, edits) in zip(pairs, results):
         before += levenshtein(pair.ocr, pair.gold)
-        after += levenshtein(fixed, pair.gold) if edits else levenshtein(pair.ocr, pair.gold)
+        after += levenshtein(fixed, pair.gold)
         tokens = pair.ocr.split()
-        outputs = token_outputs_from_edits(pair.ocr, edits)
+        outputs = token_outputs_from_edits(paragraph_text(pair.ocr), edits)
         perfect = list(tokens)
         for i, target in gold_alignment(tokens, pair.gold.split()).items():
             ocr_core, gold_core = _core(tokens[i]), _core(target)
@@ -331,7 +351,7 @@ def run_symspell(pairs: list[Pair]) -> Score:
     python = ensure_baseline_venv()
     proc = subprocess.run(
         [str(python), str(HERE / "symspell_worker.py")],
-        input=json.dumps([p.ocr for p in pairs]),
+        input=json.dumps([paragraph_text(p.ocr) for p in pairs]),
         capture_output=True,
         text=True,
         check=True,
@@ -339,10 +359,7 @@ def run_symspell(pairs: list[Pair]) -> Score:
     result = json.loads(proc.stdout)
     score = Score(seconds=result["seconds"])
     for pair, fixed in zip(pairs, result["texts"]):
-        score.nbytes += len(pair.ocr.encode("utf-8"))
-        score.chars += len(pair.gold)
-        score.dist_before += levenshtein(pair.ocr, pair.gold)
-        score.dist_after += levenshtein(fixed, pair.gold)
+        score.add_distances(pair, fixed)
         score.add_tokens(pair.ocr, pair.gold, fixed.split())
     return score
 
@@ -408,7 +425,8 @@ def main() -> None:
         if args.scale:
             _, whole = correct_timed(sets[name](), args.min_confidence)
             timings.append((f"{name} (whole set)", whole))
-    print("improve = relative CER improvement (ICDAR 2017); prec/rec over one-to-one aligned tokens; "
+    print("improve = relative CER improvement (ICDAR 2017) of the pipeline's text (paragraph text, then OCR) over the raw OCR; "
+          "seg = of which segmentation's whitespace alone; prec/rec over one-to-one aligned tokens; "
           "unsc. = changed tokens with no one-to-one gold token (line-break joins, merged or split words); "
           "MB/s include building the run's decision map")
     if args.thresholds:

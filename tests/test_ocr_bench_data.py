@@ -89,6 +89,9 @@ def test_bench_scores_a_held_out_root(held_out: Path) -> None:
     for row in rows:
         cer_in = float(row.split("|")[2].strip().rstrip("%"))
         assert cer_in > 0  # real OCR text, scored against its gold
+    segmentation = {row.split(":")[0].strip("| "): float(row.split("|")[5].strip().rstrip("%")) for row in rows}
+    # the corrector is given the pipeline's paragraph text: HathiTrust OCR's runs of spaces are one space there
+    assert segmentation["ght test"] > 0 and segmentation["bln600 test"] == 0
     missing = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "ocr_bench.py"), "--root", str(held_out), "--sets", "ght dev"],
         capture_output=True, text=True,
