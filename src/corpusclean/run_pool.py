@@ -19,6 +19,7 @@ Results do not depend on the pool: each item is a pure function call, and
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,13 +45,30 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _freeze_inherited() -> None:
+    """Each worker's first step: what it inherited from the forkserver is left out of its garbage collections.
+
+    A collection writes to every object it scans, so each worker's first full
+    collection copied the forkserver's preloaded modules into memory of its
+    own (~45 MB a worker). Freezing moves them to the collector's permanent
+    generation by relinking three list heads, touching no object. Workers end
+    with ``os._exit`` (``multiprocessing``'s forkserver children), so no
+    interpreter teardown ever sees the frozen objects.
+    """
+    gc.freeze()
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_freeze_inherited)
+
+
 def _get(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_workers
     with _lock:
         if _pool is None or _pool_workers != workers:
             if _pool is not None:
                 _pool.shutdown(wait=True)
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+            _pool = _executor(workers)
             _pool_workers = workers
         return _pool
 
@@ -86,7 +104,7 @@ def call(fn: Callable[[Any], T], item: Any, workers: int) -> T:
     """
     if workers <= 1:
         return fn(item)
-    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as one:
+    with _executor(1) as one:
         return one.submit(fn, item).result()
 
 
