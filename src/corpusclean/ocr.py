@@ -768,9 +768,9 @@ class OcrCorrector:
         does not simply stand for a lost space between two words
         (``end.Next``, ``him,and``). Needs only the lexicon.
         """
-        from corpusclean.ocr_model import NOISE_JOIN_CONFIDENCE, NOISE_JOIN_FREQUENCY, load_lexicon
+        from corpusclean.ocr_model import NOISE_JOIN_CONFIDENCE, NOISE_JOIN_FREQUENCY, load_join_lexicon
 
-        lexicon = load_lexicon(self.language)
+        lexicon = load_join_lexicon(self.language)
         joins: list[Edit] = []
         for match in NOISE_CHUNK_RE.finditer(text):
             start, end = match.span()
@@ -885,9 +885,9 @@ class OcrCorrector:
         if not self.automatic:
             return []
         if "-" in token:
-            from corpusclean.ocr_model import INLINE_JOIN_CONFIDENCE, join_inline_hyphen, load_lexicon
+            from corpusclean.ocr_model import INLINE_JOIN_CONFIDENCE, join_inline_hyphen, load_join_lexicon
 
-            joined = join_inline_hyphen(token, load_lexicon(self.language))
+            joined = join_inline_hyphen(token, load_join_lexicon(self.language))
             if joined is not None and not self._is_frozen(joined):
                 return [(0, token, joined, "hyphenation inline", INLINE_JOIN_CONFIDENCE)]
         decided = self._decisions
