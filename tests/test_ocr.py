@@ -579,34 +579,27 @@ def test_inline_hyphen_of_a_lost_line_break_is_joined(corrector: OcrCorrector, t
     _assert_corrects(corrector, text, expected, "hyphenation inline")
 
 
-@st.composite
-def _broken_words(draw: st.DrawFn) -> str:
-    """Lexicon words of every frequency broken in two, or two lexicon words, joined by a hyphen or a stray mark."""
-    words = _lexicon_sample()
-    first = draw(st.sampled_from(words))
-    if len(first) > 3 and draw(st.booleans()):
-        cut = draw(st.integers(1, len(first) - 1))
+def _broken_word(data: st.DataObject, words: list[str]) -> str:
+    """A lexicon word broken in two, or two lexicon words, joined by a hyphen or a stray mark."""
+    first = data.draw(st.sampled_from(words))
+    if len(first) > 3 and data.draw(st.booleans()):
+        cut = data.draw(st.integers(1, len(first) - 1))
         left, right = first[:cut], first[cut:]
     else:
-        left, right = first, draw(st.sampled_from(words))
-    left = draw(st.sampled_from([left, left.title(), left.upper()]))
-    return left + draw(st.sampled_from(["-", ".", "~", ","])) + right
-
-
-def _lexicon_sample() -> list[str]:
-    from corpusclean.ocr_model import load_lexicon
-
-    words = list(load_lexicon("en"))  # by descending frequency: every 97th reaches the rarest
-    return [w for w in words[::97] if w.isalpha()]
+        left, right = first, data.draw(st.sampled_from(words))
+    left = data.draw(st.sampled_from([left, left.title(), left.upper()]))
+    return left + data.draw(st.sampled_from(["-", ".", "~", ","])) + right
 
 
 @settings(max_examples=400, deadline=None)
-@given(_broken_words())
-def test_the_join_lexicon_joins_broken_words_as_the_whole_lexicon_does(token: str) -> None:
+@given(st.data())
+def test_the_join_lexicon_joins_broken_words_as_the_whole_lexicon_does(data: st.DataObject) -> None:
     from corpusclean.ocr_model import join_inline_hyphen, load_join_lexicon, load_lexicon
 
     whole, joins = load_lexicon("en"), load_join_lexicon("en")
     assert len(joins) < len(whole) / 2
+    words = [w for w in list(whole)[::97] if w.isalpha()]  # by descending frequency: down to the rarest
+    token = _broken_word(data, words)
     assert join_inline_hyphen(token, joins) == join_inline_hyphen(token, whole)
     text = f"the {token} came"
     with_joins = OcrCorrector()._join_noise(text, [])
