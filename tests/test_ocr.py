@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 from pathlib import Path
@@ -579,6 +580,14 @@ def test_inline_hyphen_of_a_lost_line_break_is_joined(corrector: OcrCorrector, t
     _assert_corrects(corrector, text, expected, "hyphenation inline")
 
 
+@functools.cache
+def _lexicon_sample() -> list[str]:
+    """Every 97th lexicon word with letters only: by descending frequency, down to the rarest."""
+    from corpusclean.ocr_model import load_lexicon
+
+    return [w for w in list(load_lexicon("en"))[::97] if w.isalpha()]
+
+
 def _broken_word(data: st.DataObject, words: list[str]) -> str:
     """A lexicon word broken in two, or two lexicon words, joined by a hyphen or a stray mark."""
     first = data.draw(st.sampled_from(words))
@@ -598,15 +607,13 @@ def test_the_join_lexicon_joins_broken_words_as_the_whole_lexicon_does(data: st.
 
     whole, joins = load_lexicon("en"), load_join_lexicon("en")
     assert len(joins) < len(whole) / 2
-    words = [w for w in list(whole)[::97] if w.isalpha()]  # by descending frequency: down to the rarest
-    token = _broken_word(data, words)
+    token = _broken_word(data, _lexicon_sample())
     assert join_inline_hyphen(token, joins) == join_inline_hyphen(token, whole)
     text = f"the {token} came"
     with_joins = OcrCorrector()._join_noise(text, [])
-    with_whole = OcrCorrector()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("corpusclean.ocr_model.load_join_lexicon", load_lexicon)
-        assert with_joins == with_whole._join_noise(text, [])
+        assert with_joins == OcrCorrector()._join_noise(text, [])
 
 
 @pytest.mark.parametrize("threads", [1, 3])

@@ -183,7 +183,7 @@ def load_join_lexicon(language: str) -> dict[str, float]:
     :func:`join_inline_hyphen` and the stray-mark joins only compare
     frequencies with thresholds at or above that one, so they decide alike
     with this as with the whole lexicon; it is a third of its size, and it is
-    what an OCR worker loads (the whole lexicon was ~45 MB of each worker).
+    what an OCR worker loads (the whole list was 32 MB of each worker's Python objects).
     """
     key = disk_cache.entry_key("join-lexicon", ["wordfreq"], [], [language, JOIN_LEXICON_FREQUENCY])
     return disk_cache.cached(key, lambda: {w: f for w, f in load_lexicon(language).items() if f >= JOIN_LEXICON_FREQUENCY})
