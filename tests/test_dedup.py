@@ -162,6 +162,23 @@ def test_recomputing_shingle_sets_gives_the_same_result(monkeypatch, shingle):
     assert set(recomputed.duplicates.column("method").to_pylist()) == {"exact", "near", "contained"}
 
 
+@pytest.mark.parametrize("sets_held", [True, False])
+def test_without_signatures_the_verdicts_are_the_same(monkeypatch, sets_held):
+    """The flow's way: band keys instead of signatures, and the estimates' signatures computed again."""
+    from corpusclean import dedup
+
+    table = table_of(POOL)
+    if not sets_held:
+        monkeypatch.setattr(dedup, "KEEP_SETS_BYTES", {"word": 0, "char": 0})
+    monkeypatch.setattr(parallel, "SHARD_CHARS", 3000)
+    held = deduplicate(table, workers=2)
+    lean = deduplicate(table, workers=2, keep_signatures=False)
+    assert lean.signatures is None
+    assert lean.verdicts.equals(held.verdicts)
+    estimated = lean.verdicts.column("estimated_similarity")
+    assert estimated.null_count < len(estimated) - 10  # near and contained rows have their estimates
+
+
 texts_strategy = st.lists(st.sampled_from(POOL), min_size=0, max_size=40)
 hsettings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -3,7 +3,7 @@ import pytest
 from datasketch import LeanMinHash, MinHashLSH
 
 from _seed_paragraphs import seed_paragraphs
-from corpusclean.lsh import band_hashes, candidate_pairs, miss_probability, optimal_bands
+from corpusclean.lsh import band_hashes, candidate_pairs, candidate_pairs_from_bands, miss_probability, optimal_bands
 from corpusclean.minhash import batch_signatures
 
 TEXTS = [t for t in seed_paragraphs().column("text").to_pylist() if len(t.split()) > 30]
@@ -55,6 +55,19 @@ def test_pairs_are_oriented_by_priority_and_distinct(signatures):
     assert len(pairs) > 0
     assert (priority[pairs[:, 0]] < priority[pairs[:, 1]]).all()
     assert len({tuple(p) for p in pairs.tolist()}) == len(pairs)
+
+
+def test_pairs_from_band_keys_equal_pairs_from_signatures(signatures):
+    """What deduplication does without holding the signatures: band keys hashed shard by shard."""
+    rng = np.random.default_rng(1)
+    members = np.sort(rng.choice(len(signatures), size=len(signatures) - 7, replace=False))
+    priority = rng.permutation(len(members))
+    keys = np.empty((len(signatures), 24), dtype=np.uint64)
+    for start in range(0, len(signatures), 13):  # written into slices, as each shard does
+        band_hashes(signatures[start : start + 13], 24, 5, out=keys[start : start + 13])
+    from_keys = candidate_pairs_from_bands(keys, priority=priority, members=members, max_bucket=2)
+    from_signatures = candidate_pairs(signatures, 24, 5, priority=priority, members=members, max_bucket=2)
+    assert len(from_keys) > len(TEXTS) // 2 and np.array_equal(from_keys, from_signatures)
 
 
 def test_huge_bucket_is_linear_and_pairs_with_its_top_members():

@@ -43,7 +43,8 @@ def main() -> None:
 
     paragraphs = segment_documents(read_pages(args.pages), original_text=False, workers=args.workers)
     report.phase("segment")
-    result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers)
+    result = deduplicate(paragraphs, threshold=args.threshold, num_perm=args.num_perm, workers=args.workers,
+                         keep_signatures=False)  # only the verdicts are read, as in the flow
     report.phase("deduplicate")
     # Rows are in canonical order (sorted pages, paragraph order), so the row number is the ordinal.
     # The verdicts say which row each removed one duplicates; no table of the removed rows is built.

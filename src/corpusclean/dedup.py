@@ -102,7 +102,8 @@ class DedupResult:
         signatures: ``paragraph_id`` and ``hashvalues``
             (``fixed_size_list<uint32>[num_perm]``) of every paragraph that has
             shingles (of the folded text if ``fold_ocr``), usable as
-            ``datasketch.LeanMinHash(seed=seed, hashvalues=..., scheme="affine32")``.
+            ``datasketch.LeanMinHash(seed=seed, hashvalues=..., scheme="affine32")``;
+            None if deduplicated with ``keep_signatures=False``.
         paragraphs: The input.
         kept: Input rows kept, plus ``cluster_id`` (string; null if nothing was
             removed in its favour, else its own ``paragraph_id``) and
@@ -115,7 +116,7 @@ class DedupResult:
     """
 
     verdicts: pa.Table
-    signatures: pa.Table
+    signatures: pa.Table | None
     paragraphs: pa.Table = field(repr=False)
 
     @functools.cached_property
@@ -184,21 +185,30 @@ def _unfold_shared_keys(texts: pa.ChunkedArray, keys: np.ndarray, shingle: str, 
         map_shards(_unfold_pass, texts, workers, with_start=True, rows=rows, keys=keys, shingle=shingle)
 
 
+def _rows_in_shard(texts: pa.Array, start: int, rows: np.ndarray) -> tuple[int, int, pa.Array | None]:
+    """``(lo, hi, texts)``: the positions ``rows[lo:hi]`` of the sorted run-wide ``rows`` that fall
+    in this shard (which starts at run row ``start``), and their texts (None if there are none)."""
+    lo, hi = np.searchsorted(rows, [start, start + len(texts)])
+    return lo, hi, texts.take(pa.array(rows[lo:hi] - start, pa.int64())) if hi > lo else None
+
+
 def _unfold_pass(texts: pa.Array, start: int, *, rows: np.ndarray, keys: np.ndarray, shingle: str) -> None:
     """Unfolded exact keys of the ``rows`` (sorted) that fall in this shard, written into ``keys``."""
-    lo, hi = np.searchsorted(rows, [start, start + len(texts)])
-    if hi == lo:
+    lo, hi, subset = _rows_in_shard(texts, start, rows)
+    if subset is None:
         return
-    subset = as_text_array(texts.take(pa.array(rows[lo:hi] - start, pa.int64())))
+    subset = as_text_array(subset)
     unfolded, counts = _batch_keys(_normalised(subset, shingle))
     has_tokens = counts > 0  # the others already hold raw-text keys, which do not fold
     keys[rows[lo:hi][has_tokens]] = unfolded[has_tokens]
 
 
 def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, seed: int,
-                keys: np.ndarray, sizes: np.ndarray, signatures: np.ndarray, samples: np.ndarray,
+                keys: np.ndarray, sizes: np.ndarray, band_keys: np.ndarray, banding: tuple[int, int],
+                signatures: np.ndarray | None, num_perm: int, samples: np.ndarray,
                 keep_sets: bool) -> ShingleSets | None:  # fmt: skip
-    """Exact keys, set sizes, signatures and containment samples of one shard, written in place.
+    """Exact keys, set sizes, LSH band keys, containment samples and (if ``signatures`` is given)
+    signatures of one shard, written in place.
 
     The shard's shingle sets are returned only if ``keep_sets``: holding every
     set costs 8 B per distinct shingle (more than the text itself), so on a
@@ -211,7 +221,10 @@ def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     if len(empty):
         shard_keys[empty] = _raw_keys(texts.take(pa.array(empty)).to_pylist())
     keys[start:end] = shard_keys
-    signatures_from_hashes(offsets, hash32(hashes), signatures.shape[1], seed, out=signatures[start:end])
+    shard_signatures = signatures_from_hashes(offsets, hash32(hashes), num_perm, seed,
+                                              out=None if signatures is None else signatures[start:end])  # fmt: skip
+    lsh.band_hashes(shard_signatures, *banding, out=band_keys[start:end])
+    del shard_signatures
     sets = sets_from_windows(offsets, hashes)
     del offsets, hashes
     sizes[start:end] = sets.sizes()
@@ -230,12 +243,21 @@ def _third_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
                 offsets: np.ndarray, hashes: np.ndarray) -> None:  # fmt: skip
     """Shingle sets of the rows of ``needed`` (sorted) that fall in this shard, written into
     their place of the CSR ``(offsets, hashes)`` over ``needed``."""
-    lo, hi = np.searchsorted(needed, [start, start + len(texts)])
-    if hi == lo:
+    lo, hi, rows = _rows_in_shard(texts, start, needed)
+    if rows is None:
         return
-    rows = texts.take(pa.array(needed[lo:hi] - start, pa.int64()))
     sets = sets_from_windows(*_shard_windows(rows, shingle, shingle_size, fold_ocr, with_keys=False))
     hashes[offsets[lo] : offsets[hi]] = sets.hashes
+
+
+def _signature_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, seed: int,
+                    needed: np.ndarray, out: np.ndarray) -> None:  # fmt: skip
+    """Signatures of the rows of ``needed`` (sorted) that fall in this shard, written into their rows of ``out``."""
+    lo, hi, rows = _rows_in_shard(texts, start, needed)
+    if rows is None:
+        return
+    offsets, hashes = _shard_windows(rows, shingle, shingle_size, fold_ocr, with_keys=False)
+    signatures_from_hashes(offsets, hash32(hashes), out.shape[1], seed, out=out[lo:hi])
 
 
 def sequence_keys(tokens: TokenBatch) -> np.ndarray:
@@ -308,6 +330,7 @@ def deduplicate(
     workers: int = 1,
     bands: int | None = None,
     rows: int | None = None,
+    keep_signatures: bool = True,
 ) -> DedupResult:
     """Split ``paragraphs`` into kept rows and removed duplicates (see the module docstring).
 
@@ -331,6 +354,10 @@ def deduplicate(
         seed: MinHash seed (datasketch's ``seed``).
         workers: Threads for tokenising, shingling and signatures (the result does not depend on it).
         bands, rows: LSH banding; by default :func:`corpusclean.lsh.optimal_bands`.
+        keep_signatures: Return every row's signature (``DedupResult.signatures``). Without them
+            the run holds 8 bytes per band and row for the LSH instead of 4 per permutation
+            (73 instead of 194 MB at 380,000 paragraphs) and computes the signatures of the
+            removed rows and their kept partners again for the estimates; the verdicts are the same.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in paragraphs.column_names]
     if missing:
@@ -348,11 +375,13 @@ def deduplicate(
     shingling = dict(shingle=shingle, shingle_size=shingle_size, fold_ocr=fold_ocr)
     keys = np.empty((n, 2), dtype=np.uint64)
     sizes = np.empty(n, dtype=np.int64)
-    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    signatures = np.empty((n, num_perm), dtype=np.uint32) if keep_signatures else None
+    band_keys = np.empty((n, bands), dtype=np.uint64)
     samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint32)  # containment sample keys
     keep_sets = int(pc.sum(pc.binary_length(texts)).as_py() or 0) <= KEEP_SETS_BYTES[shingle] if n else False
     parts = map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes,
-                       signatures=signatures, samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
+                       band_keys=band_keys, banding=(bands, rows), signatures=signatures, num_perm=num_perm,
+                       samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
     sets = ShingleSets.concatenate(parts) if keep_sets else None
     del parts
     if fold_ocr:
@@ -371,8 +400,8 @@ def deduplicate(
     eligible = is_rep & (sizes > 0)  # containment and LSH among exact-group representatives with shingles
     index = containment.SampleIndex(samples, np.where(eligible, np.minimum(sizes, samples.shape[1]), 0))
     del samples
-    pairs = _rep_candidates(texts, workers, shingling, sets, signatures, index, eligible, sizes, rank, bands, rows)
-    del index
+    pairs = _rep_candidates(texts, workers, shingling, sets, band_keys, index, eligible, sizes, rank)
+    del index, band_keys
     release()
     edges = _verified_edges(texts, workers, shingling, sets, pairs, sizes, threshold, containment_threshold,
                             MIN_CONTAINED_SHINGLES[shingle])  # fmt: skip
@@ -384,7 +413,10 @@ def deduplicate(
     del edges, weight, is_rep, eligible, rank
     release()
     _assign_twins(representative, assigned, method, similarity)
-    estimated = _estimates(signatures, sizes, assigned, method)
+    if signatures is None:  # only the rows the estimates compare, computed again
+        estimated = _recomputed_estimates(texts, workers, shingling, seed, num_perm, sizes, assigned, method)
+    else:
+        estimated = _estimates(signatures, sizes, assigned, method)
     release()
     return _result(paragraphs, signatures, sizes, assigned, method, similarity, estimated, num_perm)
 
@@ -408,8 +440,8 @@ def _first_of_runs(keys, by_key):  # pragma: no cover - compiled
 
 
 def _rep_candidates(
-    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, signatures: np.ndarray,
-    index: containment.SampleIndex, eligible: np.ndarray, sizes: np.ndarray, rank: np.ndarray, bands: int, rows: int,
+    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, band_keys: np.ndarray,
+    index: containment.SampleIndex, eligible: np.ndarray, sizes: np.ndarray, rank: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """Distinct candidate row pairs among exact-group representatives that have shingles.
 
@@ -431,7 +463,7 @@ def _rep_candidates(
     # LSH banding and the containment join each run on one core (compiled code and sorts, without the
     # GIL) and need nothing of each other: side by side when there are two workers.
     with ThreadPoolExecutor(max_workers=1) if workers > 1 else _InCaller() as beside:
-        banded = beside.submit(lsh.candidate_pairs, signatures, bands, rows, priority=rank[reps], members=reps)
+        banded = beside.submit(lsh.candidate_pairs_from_bands, band_keys, priority=rank[reps], members=reps)
         posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
         del hit_index, hit_counts
         if sets is None:  # large input: trim the heap
@@ -521,10 +553,9 @@ def _stream_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int
                  pair_ids: np.ndarray, held_at: np.ndarray, held_offsets: np.ndarray, held_hashes: np.ndarray,
                  out: np.ndarray) -> None:  # fmt: skip
     """Sets of the ``rows`` in this shard, intersected with their pairs' held ends into ``out``."""
-    lo, hi = np.searchsorted(rows, [start, start + len(texts)])
-    if hi == lo:
+    lo, hi, shard_rows = _rows_in_shard(texts, start, rows)
+    if shard_rows is None:
         return
-    shard_rows = texts.take(pa.array(rows[lo:hi] - start, pa.int64()))
     sets = sets_from_windows(*_shard_windows(shard_rows, shingle, shingle_size, fold_ocr, with_keys=False))
     _intersect_streamed(sets.offsets, sets.hashes, by_row[lo : hi + 1], pair_ids, held_at, held_offsets, held_hashes, out)
 
@@ -647,21 +678,37 @@ def _equal_share(signatures, rows, others):  # pragma: no cover - compiled
     return out
 
 
-def _estimates(signatures: np.ndarray, sizes: np.ndarray, assigned: np.ndarray, method: np.ndarray) -> np.ndarray:
-    """MinHash estimate of each removal's similarity (NaN for exact)."""
+def _estimates(signatures: np.ndarray, sizes: np.ndarray, assigned: np.ndarray, method: np.ndarray,
+               signature_rows: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """MinHash estimate of each removal's similarity (NaN for exact).
+
+    ``signatures`` holds every row's signature, or, if ``signature_rows`` (sorted)
+    is given, those rows' only (which must include every removal and its kept row).
+    """
     estimated = np.full(len(assigned), np.nan)
     rows = np.flatnonzero(method > _EXACT)
     kept = assigned[rows]
-    jaccard = _equal_share(signatures, rows, kept)  # no gathered copies of the two signature sets
+    at = (lambda r: r) if signature_rows is None else (lambda r: np.searchsorted(signature_rows, r))
+    jaccard = _equal_share(signatures, at(rows), at(kept))  # no gathered copies of the two signature sets
     # Containment of A in B from Jaccard and set sizes: |A n B| = J (|A| + |B|) / (1 + J).
     contained = jaccard * (sizes[rows] + sizes[kept]) / ((1.0 + jaccard) * sizes[rows])
     estimated[rows] = np.where(method[rows] == _CONTAINED, np.minimum(contained, 1.0), jaccard)
     return estimated
 
 
+def _recomputed_estimates(texts: pa.ChunkedArray, workers: int, shingling: dict, seed: int, num_perm: int,
+                          sizes: np.ndarray, assigned: np.ndarray, method: np.ndarray) -> np.ndarray:  # fmt: skip
+    """:func:`_estimates`, computing the signatures it compares (removals that are not exact, and their kept rows) again."""
+    removed = np.flatnonzero(method > _EXACT)
+    needed = lsh.sorted_unique(np.concatenate([removed, assigned[removed]]))
+    signatures = np.empty((len(needed), num_perm), dtype=np.uint32)
+    map_shards(_signature_pass, texts, workers, with_start=True, seed=seed, needed=needed, out=signatures, **shingling)
+    return _estimates(signatures, sizes, assigned, method, signature_rows=needed)
+
+
 def _result(
     paragraphs: pa.Table,
-    signatures: np.ndarray,
+    signatures: np.ndarray | None,
     sizes: np.ndarray,
     assigned: np.ndarray,
     method: np.ndarray,
@@ -686,6 +733,8 @@ def _result(
         schema=VERDICT_SCHEMA,
     )
 
+    if signatures is None:
+        return DedupResult(verdicts, None, paragraphs)
     shingled = np.flatnonzero(sizes > 0)
     if len(shingled) < len(sizes):  # compacted in place: no second copy of the signatures
         _compact_rows(signatures, shingled)

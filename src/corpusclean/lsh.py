@@ -62,13 +62,14 @@ def optimal_bands(threshold: float, num_perm: int, max_miss: float = DEFAULT_MAX
     return min(feasible, key=lambda br: (false_positive_area(threshold, *br), -br[1], br[0]))
 
 
-def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """``uint64[n, bands]``: one hash of each band's ``rows`` signature values."""
+def band_hashes(signatures: np.ndarray, bands: int, rows: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``uint64[n, bands]``: one hash of each band's ``rows`` signature values (written into ``out`` if given)."""
     n, num_perm = signatures.shape
     if bands * rows > num_perm:
         raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {num_perm}")
     signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
-    out = np.empty((n, bands), dtype=np.uint64)
+    if out is None:
+        out = np.empty((n, bands), dtype=np.uint64)
     every = np.arange(n, dtype=np.int64)
     for band in range(bands):
         out[:, band] = _band_hash(signatures, every, band * rows, rows)
@@ -114,25 +115,48 @@ def candidate_pairs(
     Returns:
         ``int64[k, 2]`` distinct pairs, sorted by (priority of first, priority of second).
     """
-    members = np.arange(len(signatures), dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
+    if bands * rows > signatures.shape[1]:
+        raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {signatures.shape[1]}")
+    signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
+    # One band at a time: 8 bytes per text alive, not 8 * bands (or the 8 * bands * rows of a widened
+    # copy of the signatures). Hashed in row order (members ascending: sequential reads of the signatures).
+    return _pairs(lambda band, members: _band_hash(signatures, members, band * rows, rows), bands, len(signatures),
+                  priority, max_bucket, members)  # fmt: skip
+
+
+def candidate_pairs_from_bands(
+    band_keys: np.ndarray,
+    *,
+    priority: np.ndarray | None = None,
+    max_bucket: int = DEFAULT_MAX_BUCKET,
+    members: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`candidate_pairs` of the signatures whose :func:`band_hashes` are ``band_keys`` (``uint64[N, bands]``).
+
+    The same pairs, from 8 bytes per band and text instead of the signatures'
+    4 per permutation: a caller that hashes each shard's bands as it computes
+    the signatures need not hold the signatures at all.
+    """
+    return _pairs(lambda band, members: band_keys[members, band], band_keys.shape[1], len(band_keys),
+                  priority, max_bucket, members)  # fmt: skip
+
+
+def _pairs(keys_of_band, bands: int, size: int, priority: np.ndarray | None, max_bucket: int,
+           members: np.ndarray | None) -> np.ndarray:  # fmt: skip
+    """Pairs of ``members`` (default ``0 .. size - 1``) sharing a key in one of the ``bands``;
+    ``keys_of_band(band, members)`` gives each member's key in that band."""
+    members = np.arange(size, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)
     n = len(members)
     if priority is None:
         priority = np.arange(n, dtype=np.int64)
     priority = np.asarray(priority, dtype=np.int64)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    if bands * rows > signatures.shape[1]:
-        raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {signatures.shape[1]}")
-    signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
     found = []
-    # Members in priority order, so one stable sort by band hash per band
-    # leaves each bucket in priority order. One band at a time: 8 bytes per
-    # text alive, not 8 * bands (or the 8 * bands * rows of a widened copy of
-    # the signatures).
+    # Members in priority order, so one stable sort by band hash per band leaves each bucket in priority order.
     by_priority = np.argsort(priority, kind="stable")
     for band in range(bands):
-        # Hashed in row order (members ascending: sequential reads of the signatures), then put in priority order.
-        keys = _band_hash(signatures, members, band * rows, rows)[by_priority]
+        keys = keys_of_band(band, members)[by_priority]
         order = np.argsort(keys, kind="stable")
         found.append(_bucket_pairs(keys[order], by_priority[order], max_bucket))
     pairs = np.concatenate(found)

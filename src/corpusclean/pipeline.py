@@ -488,6 +488,7 @@ def _deduplicate(paragraphs: pa.Table, config: CleanConfig) -> "DedupResult":
         fold_ocr=config.fold_ocr,
         seed=config.seed,
         workers=config.workers,
+        keep_signatures=False,  # a run writes verdicts, not signatures
     )
 
 
