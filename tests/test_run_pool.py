@@ -81,3 +81,26 @@ def test_workers_leave_what_they_inherit_out_of_their_garbage_collections() -> N
         assert run_pool.call(_frozen_objects, 0, 2) > 10_000
     finally:
         run_pool.close()
+
+
+def _arrow_pool(_: object) -> str:
+    import pyarrow as pa
+
+    return pa.default_memory_pool().backend_name
+
+
+def test_workers_allocate_arrow_memory_from_jemalloc() -> None:
+    """Set once in the forkserver (pool_preload), inherited by every worker (see parallel.use_returning_memory_pool)."""
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no jemalloc")
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pytest.skip("the environment names an Arrow memory pool")
+    try:
+        assert set(run_pool.map_items(_arrow_pool, [0, 1, 2, 3], 2)) == {"jemalloc"}
+        assert run_pool.call(_arrow_pool, 0, 2) == "jemalloc"
+    finally:
+        run_pool.close()

@@ -588,8 +588,13 @@ class PreparedJob:
     vocabulary: tuple[list[str], list[int]] | None = None
 
 
-PREPARE_BATCH_BYTES = 8 << 20
-"""Text of the small files segmented and repaired together in one call (see :func:`prepare_job`)."""
+PREPARE_BATCH_BYTES = 2 << 20
+"""Text of the small files segmented and repaired together in one call (see :func:`prepare_job`).
+
+A batch's working set is ~17x its text (the text as Python strings, the segmented table with
+``original_text``, ftfy's fixed strings, the edits): a prepare job of the 200 MB bench run peaked
+at 157 MB above its worker's start with 8 MB batches, 53 MB with 2 MB ones, and took no longer
+(3.0-3.5 s against 3.7-4.1 s; see ``docs/flow.md``, "Memory")."""
 
 
 def prepare_job(job: PrepareJob) -> PreparedJob:

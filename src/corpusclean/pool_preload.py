@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, segment, word_scan  # noqa: F401
+from corpusclean.parallel import use_returning_memory_pool
 
 
 def _warm_up() -> None:
@@ -29,4 +30,5 @@ def _warm_up() -> None:
         pass
 
 
+use_returning_memory_pool()  # before any worker forks: each inherits it
 _warm_up()
