@@ -48,7 +48,6 @@ from corpusclean.cache import PreparedCache, cache_root, file_sha256, input_key,
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
-from corpusclean.parallel import use_returning_memory_pool
 from corpusclean import run_pool
 from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.report import report_page, save_page
@@ -235,7 +234,6 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
     overrides_file = overrides_path(out_dir)
     overrides_digest = file_sha256(overrides_file) or "" if overrides_file.is_file() else ""
 
-    use_returning_memory_pool()  # this process's Arrow pool; the run pool's workers set theirs (pool_preload)
     try:
         if not on_dask:  # the prepare and OCR stages' worker processes start while inputs are found and hashed
             run_pool.warm(cfg.workers)

@@ -90,7 +90,7 @@ def _arrow_pool(_: object) -> str:
 
 
 def test_workers_allocate_arrow_memory_from_jemalloc() -> None:
-    """Set once in the forkserver (pool_preload), inherited by every worker (see parallel.use_returning_memory_pool)."""
+    """Set once in the forkserver (pool_preload), inherited by every worker (see own_process.use_returning_memory_pool)."""
     import pyarrow as pa
 
     try:
@@ -102,5 +102,22 @@ def test_workers_allocate_arrow_memory_from_jemalloc() -> None:
     try:
         assert set(run_pool.map_items(_arrow_pool, [0, 1, 2, 3], 2)) == {"jemalloc"}
         assert run_pool.call(_arrow_pool, 0, 2) == "jemalloc"
+    finally:
+        run_pool.close()
+
+
+def _pandas_imported(_: object) -> bool:
+    import sys
+
+    import pyarrow as pa
+
+    pa.table({"a": [1]})  # would import pandas if it were importable
+    return "pandas" in sys.modules
+
+
+def test_workers_never_import_pandas() -> None:
+    """pyarrow would import it on its first pa.table call in the forkserver's warm-up (39 MB per process)."""
+    try:
+        assert set(run_pool.map_items(_pandas_imported, [0, 1, 2, 3], 2)) == {False}
     finally:
         run_pool.close()

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpusclean.embedded_api import EmbeddedApi
+from corpusclean.own_process import keep_pandas_out, use_returning_memory_pool
 
 # No outside network calls: this must be set before Prefect is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -149,6 +150,8 @@ def run(
     # Prefect's temporary API server boots while this process imports the flow (see embedded_api);
     # it stops at exit, after Prefect has sent its last logs and events.
     api = EmbeddedApi.start_early()
+    if _OWNS_PROCESS:
+        use_returning_memory_pool()
     try:
         with console.status(f"cleaning {', '.join(final_paths)} into {final_out} …"):
             flow = _flow_for(settings)
@@ -291,6 +294,7 @@ _RUN_FINISHED = False
 def main() -> None:  # pragma: no cover - console script entry point
     global _OWNS_PROCESS
     _OWNS_PROCESS = True
+    keep_pandas_out()  # before anything imports pyarrow, which would import it (see own_process)
     # Registered before anything else is, so it runs after every other exit handler: Prefect's last logs
     # and events are sent, its API server stopped, the pool's processes gone.
     atexit.register(_exit_without_teardown)

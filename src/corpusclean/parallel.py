@@ -141,26 +141,6 @@ def release_freed_memory(collect: bool = True) -> None:
         _MALLOC_TRIM(0)
 
 
-def use_returning_memory_pool() -> str:
-    """Make jemalloc this process's default Arrow memory pool, unless ``ARROW_DEFAULT_MEMORY_POOL`` names one.
-
-    Returns the default pool's backend name. Arrow's usual default, mimalloc,
-    keeps much of what it frees for later reuse: writing the 200 MB bench
-    run's datasets (streamed, ~20,000 rows a piece, Parquet encoded on a
-    second thread) left the writer 300 MB of anonymous memory, peaking at
-    320-350 MB with 5 MB of Arrow data alive; with jemalloc 170-200 MB,
-    peaking at 245-250, in the same time (``docs/flow.md``, "Memory"). Arrays
-    already allocated stay with the pool they came from. A pyarrow built
-    without jemalloc keeps its default.
-    """
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        try:
-            pa.set_memory_pool(pa.jemalloc_memory_pool())
-        except (NotImplementedError, pa.ArrowException):
-            pass
-    return pa.default_memory_pool().backend_name
-
-
 def as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
     """``texts`` as one contiguous ``large_string`` Arrow array (nulls kept)."""
     if isinstance(texts, pa.ChunkedArray):
