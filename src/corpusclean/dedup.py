@@ -49,6 +49,7 @@ import heapq
 import unicodedata
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numba
 import numpy as np
@@ -204,11 +205,11 @@ def _unfold_pass(texts: pa.Array, start: int, *, rows: np.ndarray, keys: np.ndar
 
 
 def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int, fold_ocr: bool, seed: int,
-                keys: np.ndarray, sizes: np.ndarray, band_keys: np.ndarray, banding: tuple[int, int],
-                signatures: np.ndarray | None, num_perm: int, samples: np.ndarray,
+                keys: np.ndarray, sizes: np.ndarray, signatures: np.ndarray | None, band_keys: np.ndarray | None,
+                banding: tuple[int, int], num_perm: int, samples: np.ndarray,
                 keep_sets: bool) -> ShingleSets | None:  # fmt: skip
-    """Exact keys, set sizes, LSH band keys, containment samples and (if ``signatures`` is given)
-    signatures of one shard, written in place.
+    """Exact keys, set sizes, containment samples and either signatures or LSH band keys of one
+    shard (whichever array is given), written in place.
 
     The shard's shingle sets are returned only if ``keep_sets``: holding every
     set costs 8 B per distinct shingle (more than the text itself), so on a
@@ -223,7 +224,8 @@ def _first_pass(texts: pa.Array, start: int, *, shingle: str, shingle_size: int,
     keys[start:end] = shard_keys
     shard_signatures = signatures_from_hashes(offsets, hash32(hashes), num_perm, seed,
                                               out=None if signatures is None else signatures[start:end])  # fmt: skip
-    lsh.band_hashes(shard_signatures, *banding, out=band_keys[start:end])
+    if band_keys is not None:
+        lsh.band_hashes(shard_signatures, *banding, out=band_keys[start:end])
     del shard_signatures
     sets = sets_from_windows(offsets, hashes)
     del offsets, hashes
@@ -355,9 +357,10 @@ def deduplicate(
         workers: Threads for tokenising, shingling and signatures (the result does not depend on it).
         bands, rows: LSH banding; by default :func:`corpusclean.lsh.optimal_bands`.
         keep_signatures: Return every row's signature (``DedupResult.signatures``). Without them
-            the run holds 8 bytes per band and row for the LSH instead of 4 per permutation
-            (73 instead of 194 MB at 380,000 paragraphs) and computes the signatures of the
-            removed rows and their kept partners again for the estimates; the verdicts are the same.
+            each shard's signatures are hashed into the LSH's band keys and dropped: 8 bytes per
+            band and row instead of 4 per permutation (73 instead of 194 MB at 380,000 paragraphs);
+            the estimates compute the signatures of the removed rows and their kept partners
+            again. The verdicts are the same.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in paragraphs.column_names]
     if missing:
@@ -376,11 +379,11 @@ def deduplicate(
     keys = np.empty((n, 2), dtype=np.uint64)
     sizes = np.empty(n, dtype=np.int64)
     signatures = np.empty((n, num_perm), dtype=np.uint32) if keep_signatures else None
-    band_keys = np.empty((n, bands), dtype=np.uint64)
+    band_keys = None if keep_signatures else np.empty((n, bands), dtype=np.uint64)  # the LSH's input either way
     samples = np.zeros((n, containment.DEFAULT_SAMPLE_SIZE), dtype=np.uint32)  # containment sample keys
     keep_sets = int(pc.sum(pc.binary_length(texts)).as_py() or 0) <= KEEP_SETS_BYTES[shingle] if n else False
     parts = map_shards(_first_pass, texts, workers, with_start=True, seed=seed, keys=keys, sizes=sizes,
-                       band_keys=band_keys, banding=(bands, rows), signatures=signatures, num_perm=num_perm,
+                       signatures=signatures, band_keys=band_keys, banding=(bands, rows), num_perm=num_perm,
                        samples=samples, keep_sets=keep_sets, **shingling)  # fmt: skip
     sets = ShingleSets.concatenate(parts) if keep_sets else None
     del parts
@@ -400,8 +403,12 @@ def deduplicate(
     eligible = is_rep & (sizes > 0)  # containment and LSH among exact-group representatives with shingles
     index = containment.SampleIndex(samples, np.where(eligible, np.minimum(sizes, samples.shape[1]), 0))
     del samples
-    pairs = _rep_candidates(texts, workers, shingling, sets, band_keys, index, eligible, sizes, rank)
-    del index, band_keys
+    if band_keys is None:
+        banded = functools.partial(lsh.candidate_pairs, signatures, bands, rows)
+    else:
+        banded = functools.partial(lsh.candidate_pairs_from_bands, band_keys)
+    pairs = _rep_candidates(texts, workers, shingling, sets, banded, index, eligible, sizes, rank)
+    del index, band_keys, banded
     release()
     edges = _verified_edges(texts, workers, shingling, sets, pairs, sizes, threshold, containment_threshold,
                             MIN_CONTAINED_SHINGLES[shingle])  # fmt: skip
@@ -440,10 +447,14 @@ def _first_of_runs(keys, by_key):  # pragma: no cover - compiled
 
 
 def _rep_candidates(
-    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None, band_keys: np.ndarray,
-    index: containment.SampleIndex, eligible: np.ndarray, sizes: np.ndarray, rank: np.ndarray,
+    texts: pa.ChunkedArray, workers: int, shingling: dict, sets: ShingleSets | None,
+    banded: Callable[..., np.ndarray], index: containment.SampleIndex, eligible: np.ndarray, sizes: np.ndarray,
+    rank: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """Distinct candidate row pairs among exact-group representatives that have shingles.
+
+    ``banded(priority=, members=)`` is the LSH (:func:`lsh.candidate_pairs` on the
+    signatures, or :func:`lsh.candidate_pairs_from_bands` on their band keys).
 
     Each pair is ``(a, b)`` with ``a`` the row with more shingles, or the
     higher-priority one when both have as many (so ``a`` is the only
@@ -463,14 +474,14 @@ def _rep_candidates(
     # LSH banding and the containment join each run on one core (compiled code and sorts, without the
     # GIL) and need nothing of each other: side by side when there are two workers.
     with ThreadPoolExecutor(max_workers=1) if workers > 1 else _InCaller() as beside:
-        banded = beside.submit(lsh.candidate_pairs_from_bands, band_keys, priority=rank[reps], members=reps)
+        near_rows = beside.submit(banded, priority=rank[reps], members=reps)
         posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
         del hit_index, hit_counts
         if sets is None:  # large input: trim the heap
             release_freed_memory()
         contained = index.pairs(posting_offsets, posting_rows, sizes)
         del posting_offsets, posting_rows
-        near = reps[banded.result()]
+        near = reps[near_rows.result()]
     if sets is None:  # large input: trim the heap
         release_freed_memory()
     pairs = np.concatenate([near, contained])

@@ -26,6 +26,8 @@ cluster heads.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numba
 import numpy as np
 from corpusclean.hashing import fmix64 as _fmix64
@@ -141,8 +143,8 @@ def candidate_pairs_from_bands(
                   priority, max_bucket, members)  # fmt: skip
 
 
-def _pairs(keys_of_band, bands: int, size: int, priority: np.ndarray | None, max_bucket: int,
-           members: np.ndarray | None) -> np.ndarray:  # fmt: skip
+def _pairs(keys_of_band: Callable[[int, np.ndarray], np.ndarray], bands: int, size: int, priority: np.ndarray | None,
+           max_bucket: int, members: np.ndarray | None) -> np.ndarray:  # fmt: skip
     """Pairs of ``members`` (default ``0 .. size - 1``) sharing a key in one of the ``bands``;
     ``keys_of_band(band, members)`` gives each member's key in that band."""
     members = np.arange(size, dtype=np.int64) if members is None else np.asarray(members, dtype=np.int64)

@@ -42,7 +42,8 @@ def keep_pandas_out() -> bool:
     pool's forkserver and its workers), never a caller's. Nothing in them uses
     pandas, but pyarrow imports it, when installed, at its first
     ``pa.array``/``pa.table`` call to check whether the data is a DataFrame:
-    39 MB and 0.7 s in each process that imports the pipeline. When the
+    30-39 MB and ~0.7 s in each process that imports the pipeline (the forkserver:
+    258 -> 228 MB RSS once preloaded). When the
     import fails, pyarrow proceeds as without pandas. (A ``None`` in
     ``sys.modules`` would not do: pyarrow's compiled import returns it.)
     """

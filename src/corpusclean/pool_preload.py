@@ -14,7 +14,7 @@ from corpusclean.own_process import keep_pandas_out, use_returning_memory_pool
 
 keep_pandas_out()  # before the pipeline's first pa.table call would import it
 
-from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, segment, word_scan  # noqa: F401
+from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, segment, word_scan  # noqa: E402, F401
 
 
 def _warm_up() -> None:
