@@ -720,3 +720,34 @@ def test_a_words_shape_counts_its_letters_and_digits(token: str) -> None:
     else:
         expected = not (token.isupper() and len(token) <= 5)
     assert has_correctable_shape(token) == expected
+
+
+def test_a_lone_1_for_the_pronoun_becomes_i() -> None:
+    text = "But 1 am sure that 1 think of him as 1 saw him in Petrograd, and 1 have left it."
+    fixed, edits = _corrector_for(text)(text)
+    assert fixed == "But I am sure that I think of him as I saw him in Petrograd, and I have left it."
+    assert {e.rule for e in edits} == {"context confusion 1>I"}
+    assert all(e.confidence is not None and e.confidence >= 0.9 for e in edits)
+    _check_edits(text, fixed, edits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He read 1 of the letters, and 1 in 5 of them were lost.",
+        "Then version 1 was printed in 1 day.",
+        "The sermon was on 1 Kings and 1 John.",
+        "No. 1 had been sent. It was 1.",
+    ],
+)
+def test_a_1_that_is_a_number_stays(text: str) -> None:
+    assert _corrector_for(text)(text)[0] == text
+
+
+def test_a_clean_run_reads_no_pronoun_for_1() -> None:
+    verses = (ROOT / "tests" / "data" / "kjv_archaic.txt").read_text(encoding="utf-8").splitlines()[1:]
+    text = "But 1 am sure that 1 think of him."
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary([*verses, text]))
+    corrector.prepare()
+    assert corrector.model.noise < 0.25
+    assert corrector(text)[0] == text
