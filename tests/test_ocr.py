@@ -495,6 +495,20 @@ def test_a_run_that_drops_ligatures_gets_them_back(monkeypatch: pytest.MonkeyPat
     assert wrong <= max(1, right // 10)
 
 
+def test_a_word_the_run_damages_everywhere_is_still_a_candidate() -> None:
+    """HathiTrust text that loses every ``fi`` writes ``nd`` more often than ``find``: ``nd`` is still read as ``find``."""
+    bench, data = _ocr_bench()
+    pairs = bench.sample(data.ght_pairs(), 600_000)
+    texts = [bench.paragraph_text(p.ocr) for p in pairs]
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
+    corrector.prepare()
+    vocabulary = corrector.corpus_vocabulary
+    assert vocabulary["nd"] > vocabulary.get("find", 0)
+    assert corrector._contexts["nd"].candidates[0][0] == "find"
+    fixed = [e for text in texts if " nd " in text for e in corrector(text)[1] if e.before == "nd"]
+    assert fixed and all(e.after == "find" and e.rule.startswith("context") for e in fixed)
+
+
 # --- context ------------------------------------------------------------------
 
 
