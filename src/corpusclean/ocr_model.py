@@ -772,16 +772,18 @@ class NoisyChannelModel:
     def is_run_word(self, count: int, candidate: str, channel: float) -> bool:
         """Whether a token the run writes ``count`` times is a word of its own, not a misreading of ``candidate``.
 
-        It is when misreadings of ``candidate`` (``channel`` of its occurrences)
-        cannot explain :data:`RUN_EXCESS` times as many (``thou wilt``,
-        ``forgat``, ``shewed`` in the King James Bible). The candidate's
+        It is when misreadings of ``candidate`` (``channel`` of its occurrences,
+        times the run's :attr:`noise`) cannot explain :data:`RUN_EXCESS` times
+        as many (``thou wilt``, ``forgat``, ``shewed`` in the King James Bible;
+        not ``lie`` for ``he`` in newspapers three times as noisy as the ICDAR
+        learn part). The candidate's
         occurrences are the run's count, or what its lexicon frequency gives a
         run this size where that is more: a run that drops every ``fi``
         writes ``nd`` far more often than ``find``, whose count its own damage
         keeps down.
         """
         occurrences = max(self.corpus.get(candidate, 0), self.lexicon.get(candidate, 0.0) * self.corpus_total)
-        return count > RUN_EXCESS * (channel * occurrences + 1)
+        return count > RUN_EXCESS * (channel * self.noise * occurrences + 1)
 
     def is_archaic_spelling(self, word: str) -> bool:
         """Whether ``word`` is an early-modern spelling of a common word, not OCR damage.
