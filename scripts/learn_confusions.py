@@ -29,6 +29,7 @@ from ocr_data import GAP, NO_GOLD, aligned_words, icdar_files, icdar_part, read_
 
 OUT = ROOT / "src" / "corpusclean" / "data" / "ocr_confusions.tsv"
 LIGATURES = ("fi", "fl", "ff")
+LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
 MAX_SPAN = 2  # longest observed or intended string of one confusion (rn->m, li->h, ii->u)
 
 
@@ -74,6 +75,11 @@ def confusions_in_word(ocr: str, gold: str) -> list[tuple[str, str]]:
     return found
 
 
+def _kept_below_min_count(observed: str, intended: str) -> bool:
+    """Confusions kept however rarely the learn data shows them: a dropped ligature, an added letter."""
+    return (observed == "" and intended in LIGATURES) or (intended == "" and observed in LETTERS)
+
+
 def learn(min_count: int) -> list[tuple[str, str, int, int, float]]:
     pairs: collections.Counter[tuple[str, str]] = collections.Counter()
     intended_totals: collections.Counter[str] = collections.Counter()
@@ -94,9 +100,14 @@ def learn(min_count: int) -> list[tuple[str, str, int, int, float]]:
     # search proposes them and a run that makes them lifts them (run profile).
     for ligature in LIGATURES:
         pairs.setdefault(("", ligature), 0)
+    # Likewise a stray letter: the learn data adds v, b, p or z fewer than
+    # min_count times, newspaper scans (BLN600) add them in every column
+    # (`wxatch`, `camze`); each stays at its add-one estimate (~4e-7 to 2e-6).
+    for letter in LETTERS:
+        pairs.setdefault((letter, ""), 0)
     rows = []
     for (observed, intended), count in pairs.items():
-        if count < min_count and not (observed == "" and intended in LIGATURES):
+        if count < min_count and not _kept_below_min_count(observed, intended):
             continue
         total = intended_totals[intended]
         rows.append((observed, intended, count, total, (count + 1) / (total + 2)))

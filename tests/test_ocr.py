@@ -515,6 +515,29 @@ def test_a_misreading_the_run_repeats_is_still_a_misreading(source: str, token: 
     assert fixed and all(e.after == candidate and e.rule.startswith("context") for e in fixed)
 
 
+def test_every_letter_ocr_may_add_is_in_the_table() -> None:
+    """The learn data adds ``v``, ``b`` or ``z`` fewer than five times; they stay at their add-one estimate."""
+    from corpusclean import ocr_model
+
+    added = {observed for observed, pairs in ocr_model.load_confusions().items() for intended, _ in pairs if not intended}
+    assert set("abcdefghijklmnopqrstuvwxyz") <= added
+
+
+def test_a_stray_letter_the_learn_data_rarely_shows_is_taken_out() -> None:
+    """Newspaper scans (BLN600) add a letter the ICDAR learn part almost never adds: ``wvas``, ``wxatch``, ``zquickly``."""
+    bench, data = _ocr_bench()
+    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.bln600_pairs(), 600_000)]
+    decisions = OcrCorrector(corpus_vocabulary=count_vocabulary(texts)).prepare()
+    wanted = {
+        "twvelve": ("twelve", "confusion v>∅"),
+        "wvith": ("with", "confusion v>∅"),
+        "Greenwvich": ("Greenwich", "confusion v>∅"),
+        "wxatch": ("watch", "confusion x>∅"),
+        "zquickly": ("quickly", "confusion z>∅"),
+    }
+    assert {token: decisions[token][:2] for token in wanted if token in decisions} == wanted
+
+
 # --- context ------------------------------------------------------------------
 
 

@@ -62,8 +62,9 @@ MAX_CONFUSIONS = 3
 """Most confusions assumed in one word (see :func:`confusion_budget`)."""
 MIN_CONFUSION = 1e-4
 """Rarer learned confusions are not used: they cost search time and only add noise."""
-MIN_INDEL = 1e-6
-"""Rarer learned drops and additions of a character are not used (they are spread over every position)."""
+MIN_INDEL = 3e-7
+"""Rarer learned drops and additions of a character are not used (they are spread over every position).
+Just below the add-one estimate of a letter the learn data never adds (1 in 2.5 million places)."""
 MIN_CHANNEL = 1e-9
 """Candidates whose confusions are jointly less likely than this are not generated."""
 MIN_CANDIDATE_FREQUENCY = 0.0

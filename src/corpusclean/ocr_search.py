@@ -41,8 +41,8 @@ USED_MASK = 0xFF
 INDEL_USED = 0x100
 INDEL_MAX_CONFUSIONS = 2
 """A path that dropped or added a character takes at most this many confusions in all."""
-INDEL_MIN_CHANNEL = 1e-6
-"""Paths that drop or add a character are followed only while at least this likely."""
+INDEL_MIN_CHANNEL = 3e-7
+"""Paths that drop or add a character are followed only while at least this likely (``ocr_model.MIN_INDEL``)."""
 
 
 def rule_name(observed: str, intended: str) -> str:
