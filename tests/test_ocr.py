@@ -383,6 +383,27 @@ def test_run_profile_lifts_the_confusions_the_run_makes() -> None:
     assert run_support(["c>e"], {}, 0) == pytest.approx(0.0, abs=1e-9)  # no run evidence: the learned shares
 
 
+def test_ligature_drops_share_one_run_profile() -> None:
+    """A run that loses ``fi`` and ``ff`` loses ``fl`` too: the three drops are one failure, with one lift."""
+    from corpusclean.ocr_model import run_support
+
+    counts, anchors = {"∅>fi": 13, "∅>ff": 5, "c>e": 40}, 600
+    assert run_support(["∅>fl"], counts, anchors) == run_support(["∅>fi"], counts, anchors) > 2.0
+    assert run_support(["∅>s"], counts, anchors) < 0.0  # other drops keep their own counts
+
+
+def test_a_run_that_drops_every_ligature_gets_its_words_back() -> None:
+    """HathiTrust text: ``fl`` is lifted with ``fi`` (``inuences``), and repeating ``condence`` is no evidence it is a word."""
+    bench, data = _ocr_bench()
+    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.ght_pairs(), 600_000)]
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
+    decisions = corrector.prepare()
+    wanted = {"inuences": "influences", "reected": "reflected", "condence": "confidence", "gures": "figures"}
+    assert all(corrector.corpus_vocabulary[token] > 2 for token in wanted)  # repeated: the run's own evidence
+    assert {token: decisions[token][0] for token in wanted if token in decisions} == wanted
+    assert {"∅>fi", "∅>fl", "∅>ff"} <= corrector.model.run_systematic
+
+
 def test_calibrated_confidence_is_thresholded_and_pickles() -> None:
     words = "thc housc largc widc placc timc comc madc takc somc likc ovcr undcr nevcr hcre whcre thcre sincc"
     vocabulary = count_vocabulary([words + " and Pctrograd."] * 2)
