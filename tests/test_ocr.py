@@ -559,6 +559,18 @@ def test_a_stray_letter_the_learn_data_rarely_shows_is_taken_out() -> None:
     assert {token: decisions[token][:2] for token in wanted if token in decisions} == wanted
 
 
+def test_a_certain_change_is_made_whatever_the_run_profile_says() -> None:
+    """BLN600 misreads ``e`` as ``c`` less often than OCR in general, but ``insensiblc`` can only be ``insensible``."""
+    from corpusclean.ocr_model import MIN_LIFT
+
+    bench, data = _ocr_bench()
+    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.bln600_pairs(), 600_000)]
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
+    decisions = corrector.prepare()
+    assert corrector._support("insensiblc", ["c>e"]) < MIN_LIFT
+    assert decisions["insensiblc"][:2] == ("insensible", "confusion c>e")
+
+
 # --- context ------------------------------------------------------------------
 
 

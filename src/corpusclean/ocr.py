@@ -528,20 +528,22 @@ class OcrCorrector:
         """The confidence of changing ``word`` to ``after`` (raw posterior ``raw``), or ``None`` to keep it.
 
         With a run profile, a change whose confusion this run makes less
-        often than OCR in general does is not made, and a capitalised word
+        often than OCR in general does is not made (unless its raw posterior
+        is at least :data:`PROFILE_OVERRIDE_POSTERIOR`), and a capitalised word
         turned into a rare one needs the run to make its confusion clearly
         more often (``R`` -> ``C`` in ``Rogliano`` -> ``Cogliano``). With
         ``calibrated``, the confidence is the calibration's estimate of the
         change's precision; otherwise the raw posterior.
         """
         from corpusclean.ocr_model import (
-            CAPITALISED_RARE_LIFT, COMMON_CANDIDATE, MIN_LIFT, RUN_PRIOR_WEIGHT, calibration_features, load_calibration,
+            CAPITALISED_RARE_LIFT, COMMON_CANDIDATE, MIN_LIFT, PROFILE_OVERRIDE_POSTERIOR, RUN_PRIOR_WEIGHT,
+            calibration_features, load_calibration,
         )
 
         rules = _rules_of(rule)
         support = self._support(word, rules)
         if self._collect is None and support is not None:
-            if support < MIN_LIFT:
+            if support < MIN_LIFT and raw < PROFILE_OVERRIDE_POSTERIOR:
                 return None
             rare = self.model.lexicon.get(after.lower(), 0.0) < COMMON_CANDIDATE
             # a run with few confident fixes has no profile to speak of: the bar rises with the evidence
