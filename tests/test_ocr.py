@@ -402,6 +402,10 @@ def test_a_run_that_drops_every_ligature_gets_its_words_back() -> None:
     assert all(corrector.corpus_vocabulary[token] > 2 for token in wanted)  # repeated: the run's own evidence
     assert {token: decisions[token][0] for token in wanted if token in decisions} == wanted
     assert {"∅>fi", "∅>fl", "∅>ff"} <= corrector.model.run_systematic
+    # oor and owers are words to the lexicon: context judges each occurrence, and the run repeating them is no evidence
+    for token, right in (("owers", "flowers"), ("gure", "figure")):
+        fixed = [e.after for text in texts if f" {token} " in text for e in corrector(text)[1] if e.before == token]
+        assert set(fixed) == {right} and len(fixed) > corrector.corpus_vocabulary[token] / 2
 
 
 def test_calibrated_confidence_is_thresholded_and_pickles() -> None:

@@ -536,6 +536,11 @@ class NoisyChannelModel:
             return LEXICON_TRUST * max(frequency, self.corpus_rate(word, SELF_DISCOUNT))
         return OOV_RATE * math.exp(self.char_model.log_prob(word))
 
+    def is_systematic(self, rules: Iterable[str]) -> bool:
+        """Whether ``rules`` (one correction's confusions) are all confusions this run makes systematically (:attr:`run_systematic`)."""
+        rules = set(rules)
+        return bool(rules) and rules <= self.run_systematic
+
     def unknown_keep(self, word: str, best: str, rules: Iterable[str]) -> float:
         """The score of keeping a token the lexicon lacks, against its best correction ``best`` (by confusions ``rules``).
 
@@ -545,8 +550,7 @@ class NoisyChannelModel:
         run makes ``rules`` systematically (:attr:`run_systematic`).
         """
         keep = self.prior(word)
-        rules = set(rules)
-        if rules and rules <= self.run_systematic:
+        if self.is_systematic(rules):
             return keep
         repeated = self.corpus_rate(word, SELF_DISCOUNT)
         if repeated > keep and self.char_model.log_prob(word) >= self.char_model.log_prob(best):
@@ -712,9 +716,10 @@ class NoisyChannelModel:
     run_systematic: frozenset[str] = frozenset()
     """Confusions this run makes far more often than OCR in general (its re-estimated drops, see :meth:`adapt_channel`).
 
-    An unknown token whose likeliest correction uses only these gets no
-    credit for the run repeating it: HathiTrust text that loses every ``fi``
-    writes ``condence`` as often as the book says ``confidence``."""
+    A token whose likeliest correction uses only these gets no credit for
+    the run repeating it: HathiTrust text that loses every ``fi`` writes
+    ``condence`` as often as the book says ``confidence``, and ``oor`` (a
+    word to the lexicon) as often as ``floor``."""
     """How much noisier this run's OCR is than the ICDAR learn part's (see :meth:`set_noise`); scales real-word readings."""
 
     def set_noise(self, changed_share: float) -> None:
@@ -783,6 +788,8 @@ class NoisyChannelModel:
         scored = scored[:CONTEXT_CANDIDATES]
         if not known:
             keep = self.unknown_keep(word, scored[0][0], scored[0][2]) if scored else 0.0
+        elif scored and self.is_systematic(scored[0][2]):
+            keep = REAL_WORD_TRUST * self.lexicon[word]  # the run's repetitions of oor are its lost fl, not a word
         if not scored or scored[0][1] < CONTEXT_MIN_ODDS * keep:
             return None
         floor = CONTEXT_MIN_ODDS * max(keep, scored[0][1])
