@@ -472,19 +472,22 @@ def test_batched_search_builds_the_same_decision_map_on_a_bench_sample() -> None
     assert len(batched) > 20 and batched == one_by_one
 
 
-def test_run_adapted_drops_lifts_only_the_drops_the_run_makes() -> None:
-    from corpusclean.ocr_model import RUN_DROP_MAX_LIFT, load_confusions, run_adapted_drops
+def test_run_adapted_confusions_lifts_only_the_drops_and_long_s_the_run_makes() -> None:
+    from corpusclean.ocr_model import RUN_DROP_MAX_LIFT, load_confusions, run_adapted_confusions
 
     table = load_confusions()
     shipped = dict(table[""])
-    adapted = run_adapted_drops(table, {"∅>fi": 13, "c>e": 300, "∅>s": 30}, 620)
+    adapted = run_adapted_confusions(table, {"∅>fi": 13, "c>e": 300, "∅>s": 30}, 620)
     assert adapted is not None
     lifted = dict(adapted[""])
     assert shipped["fi"] < lifted["fi"] <= shipped["fi"] * math.exp(RUN_DROP_MAX_LIFT) * (1 + 1e-9)
     assert lifted["s"] == shipped["s"]  # dropped about as often as OCR in general drops it
     assert {k: v for k, v in adapted.items() if k} == {k: v for k, v in table.items() if k}  # substitutions as learned
-    assert run_adapted_drops(table, {"∅>fi": 2}, 620) is None  # too few fixes to say
-    assert run_adapted_drops(table, {"c>e": 300}, 620) is None
+    long_s = run_adapted_confusions(table, {"f>s": 40, "c>e": 300}, 620)  # eighteenth-century print: every s an f
+    assert long_s is not None and dict(long_s["f"])["s"] > dict(table["f"])["s"]
+    assert {k: v for k, v in long_s.items() if k != "f"} == {k: v for k, v in table.items() if k != "f"}
+    assert run_adapted_confusions(table, {"∅>fi": 2}, 620) is None  # too few fixes to say
+    assert run_adapted_confusions(table, {"c>e": 300}, 620) is None
 
 
 def test_a_run_that_drops_ligatures_gets_them_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -561,6 +564,17 @@ def test_a_stray_letter_the_learn_data_rarely_shows_is_taken_out() -> None:
         "zquickly": ("quickly", "confusion z>∅"),
     }
     assert {token: decisions[token][:2] for token in wanted if token in decisions} == wanted
+
+
+def test_a_run_printed_with_the_long_s_gets_its_s_back() -> None:
+    """ICDAR's eighteenth-century books: OCR reads the long s as ``f`` (``mistrefs`` eight times, ``compafs``)."""
+    bench, data = _ocr_bench()
+    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.icdar_pairs("eval"), 600_000)]
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
+    decisions = corrector.prepare()
+    wanted = {"mistrefs": "mistress", "compafs": "compass", "kifs": "kiss", "Unlefs": "Unless"}
+    assert {token: decisions[token][0] for token in wanted if token in decisions} == wanted
+    assert "f>s" in corrector.model.run_systematic
 
 
 def test_a_certain_change_is_made_whatever_the_run_profile_says() -> None:

@@ -349,7 +349,7 @@ class OcrCorrector:
         self._anchor_words: set[str] = set()
         self._first_pass: dict[str, tuple[str, str, float]] | None = None
         self._collect: dict[str, tuple[list[float], float]] | None = None  # calibration learning hook
-        self._adapted_confusions: dict | None = None  # the run's re-estimated table (see _adapt_drops), for rebuilt models
+        self._adapted_confusions: dict | None = None  # the run's re-estimated table (see _adapt_to_run), for rebuilt models
         self._batched = True  # prepare() searches the run's tokens in one compiled call (False: one call each)
         self._reset_memo()
 
@@ -411,7 +411,7 @@ class OcrCorrector:
             self._pending = None
             if self.automatic and self.corpus_vocabulary:
                 self._learn_run_profile()
-                if self._adapt_drops():
+                if self._adapt_to_run():
                     self._pending = None  # a likelier drop can give any token a candidate
             decisions: dict[str, Decision] = {}
             pending, self._pending = self._pending, None
@@ -498,15 +498,15 @@ class OcrCorrector:
         if self._batched:
             self.model.prefetch(word for token in self.corpus_vocabulary or () for _, word in word_parts(token))
 
-    def _adapt_drops(self) -> bool:
-        """Re-estimate the drops this run makes far more often than OCR in general (see ``run_adapted_drops``).
+    def _adapt_to_run(self) -> bool:
+        """Re-estimate the drops (and long s) this run makes far more often than OCR in general (see ``run_adapted_confusions``).
 
         Returns whether the model's table changed; its verdicts are then
         forgotten and the vocabulary searched again.
         """
-        from corpusclean.ocr_model import run_adapted_drops
+        from corpusclean.ocr_model import run_adapted_confusions
 
-        adapted = run_adapted_drops(self.model.confusions, self._run_counts or {}, self._anchors)
+        adapted = run_adapted_confusions(self.model.confusions, self._run_counts or {}, self._anchors)
         if adapted is None:
             return False
         self._adapted_confusions = adapted

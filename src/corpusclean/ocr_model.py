@@ -1051,36 +1051,44 @@ RUN_DROP_MAX_LIFT = math.log(50.0)
 """Cap on the log lift applied to a drop's probability (the MAP estimate of a rare drop runs to hundreds)."""
 
 
-def run_adapted_drops(
+def run_adapted_confusions(
     confusions: Mapping[str, tuple[tuple[str, float], ...]], counts: Mapping[str, int], anchors: int
 ) -> dict[str, tuple[tuple[str, float], ...]] | None:
-    """``confusions`` with the drops this run makes far more often than OCR in general made likelier, or ``None``.
+    """``confusions`` with the :data:`RUN_ESTIMATED` ones this run makes far more often than OCR in general made likelier, or ``None``.
 
-    A second EM step for dropped strings only: ``P(∅ | fi)`` is multiplied
-    by its lift in this run (:func:`run_support`, capped at
+    A second EM step for dropped strings and the long s: ``P(∅ | fi)`` is
+    multiplied by its lift in this run (:func:`run_support`, capped at
     :data:`RUN_DROP_MAX_LIFT`) when at least :data:`RUN_DROP_MIN_ANCHORS`
     confident fixes use it and the lift is at least :data:`RUN_DROP_MIN_LIFT`.
     The learn data barely has drops (HathiTrust scans lose every ``fi``
     ligature: ``rst``, ``gures``), so their shipped estimates are add-one
-    guesses and the run is the better evidence. Substitutions keep their
-    learned probabilities: adapting them too (measured) traded precision for
-    recall along the same curve as lowering the bar.
+    guesses and the run is the better evidence; ``f`` for ``s`` is the long s
+    (``ſ``) of eighteenth-century print, every ``s`` of a book or none
+    (``mistrefs``, ``compafs``: lift 130 in the ICDAR eval sample). Other
+    substitutions keep their learned probabilities: adapting them all
+    (measured) traded precision for recall along the same curve as lowering
+    the bar.
     """
-    dropped = confusions.get("")
-    if not dropped:
-        return None
-    adapted: list[tuple[str, float]] = []
+    adapted_table = dict(confusions)
     changed = False
-    for intended, probability in dropped:
-        rule = rule_name("", intended)
-        lift = run_support([rule], counts, anchors) if _family_count(rule, counts) >= RUN_DROP_MIN_ANCHORS else 0.0
-        if lift >= RUN_DROP_MIN_LIFT:
-            probability *= math.exp(min(lift, RUN_DROP_MAX_LIFT))
-            changed = True
-        adapted.append((intended, probability))
-    if not changed:
-        return None
-    return {**confusions, "": tuple(sorted(adapted, key=lambda pair: -pair[1]))}
+    for observed, pairs in confusions.items():
+        if observed not in RUN_ESTIMATED:
+            continue
+        adapted: list[tuple[str, float]] = []
+        for intended, probability in pairs:
+            rule = rule_name(observed, intended)
+            estimated = RUN_ESTIMATED[observed] is None or intended in RUN_ESTIMATED[observed]
+            lift = run_support([rule], counts, anchors) if estimated and _family_count(rule, counts) >= RUN_DROP_MIN_ANCHORS else 0.0
+            if lift >= RUN_DROP_MIN_LIFT:
+                probability *= math.exp(min(lift, RUN_DROP_MAX_LIFT))
+                changed = True
+            adapted.append((intended, probability))
+        adapted_table[observed] = tuple(sorted(adapted, key=lambda pair: -pair[1]))
+    return adapted_table if changed else None
+
+
+RUN_ESTIMATED: dict[str, tuple[str, ...] | None] = {"": None, "f": ("s",)}
+"""Confusions a run re-estimates (observed -> intended strings, ``None`` for all): every drop, and the long s read as ``f``."""
 
 
 def run_support(rules: Iterable[str], counts: Mapping[str, int], anchors: int, own: Mapping[str, int] | None = None) -> float:
