@@ -825,6 +825,14 @@ def test_a_lone_1_for_the_pronoun_becomes_i() -> None:
     _check_edits(text, fixed, edits)
 
 
+def test_a_1_before_a_modal_verb_is_i_too() -> None:
+    """``I will``, ``I shall`` are rarer on the web than ``I`` and ``will`` alone make chance (0.83, 0.26)."""
+    text = "And to that end, sir, 1 will welcome you, and 1 shall go home."
+    fixed, edits = _corrector_for(text)(text)
+    assert fixed == "And to that end, sir, I will welcome you, and I shall go home."
+    _check_edits(text, fixed, edits)
+
+
 @pytest.mark.parametrize(
     "text",
     [
