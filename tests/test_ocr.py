@@ -394,10 +394,7 @@ def test_ligature_drops_share_one_run_profile() -> None:
 
 def test_a_run_that_drops_every_ligature_gets_its_words_back() -> None:
     """HathiTrust text: ``fl`` is lifted with ``fi`` (``inuences``), and repeating ``condence`` is no evidence it is a word."""
-    bench, data = _ocr_bench()
-    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.ght_pairs(), 600_000)]
-    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
-    decisions = corrector.prepare()
+    texts, corrector, decisions = _dev_run("ght")
     wanted = {"inuences": "influences", "reected": "reflected", "condence": "confidence", "gures": "figures"}
     assert all(corrector.corpus_vocabulary[token] > 2 for token in wanted)  # repeated: the run's own evidence
     assert {token: decisions[token][0] for token in wanted if token in decisions} == wanted
@@ -450,6 +447,17 @@ def _ocr_bench():
     if not ocr_data.DEFAULT_ROOT.exists():
         pytest.skip("no OCR bench data")
     return ocr_bench, ocr_data
+
+
+@functools.cache
+def _dev_run(source: str) -> tuple[list[str], OcrCorrector, dict]:
+    """A dev set's 600,000-character bench sample (``icdar`` eval part, ``bln600``, ``ght``) as paragraph texts, a
+    corrector prepared on it as a run, and its decision map. Shared: tests only read them (preparing takes seconds)."""
+    bench, data = _ocr_bench()
+    loaders = {"icdar": lambda: data.icdar_pairs("eval"), "bln600": data.bln600_pairs, "ght": data.ght_pairs}
+    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(loaders[source](), 600_000)]
+    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
+    return texts, corrector, corrector.prepare()
 
 
 def test_a_large_run_offers_once_seen_words_only_to_tokens_it_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -526,17 +534,13 @@ def test_a_run_that_drops_ligatures_gets_them_back(monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     "source, token, candidate",
     [
-        ("ght_pairs", "nd", "find"),  # HathiTrust text loses every fi: it writes nd more often than find
-        ("bln600_pairs", "lie", "he"),  # newspapers three times as noisy as the ICDAR learn part: lie for he 55 times
+        ("ght", "nd", "find"),  # HathiTrust text loses every fi: it writes nd more often than find
+        ("bln600", "lie", "he"),  # newspapers three times as noisy as the ICDAR learn part: lie for he 55 times
     ],
 )
 def test_a_misreading_the_run_repeats_is_still_a_misreading(source: str, token: str, candidate: str) -> None:
     """A real word the run writes far more often than the language does is no word of its own when its OCR explains it."""
-    bench, data = _ocr_bench()
-    pairs = bench.sample(getattr(data, source)(), 600_000)
-    texts = [bench.paragraph_text(p.ocr) for p in pairs]
-    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
-    corrector.prepare()
+    texts, corrector, _ = _dev_run(source)
     assert corrector.corpus_vocabulary[token] > 20
     assert candidate in [c for c, _, _ in corrector._contexts[token].candidates]
     fixed = [e for text in texts if f" {token} " in text for e in corrector(text)[1] if e.before == token]
@@ -553,9 +557,7 @@ def test_every_letter_ocr_may_add_is_in_the_table() -> None:
 
 def test_a_stray_letter_the_learn_data_rarely_shows_is_taken_out() -> None:
     """Newspaper scans (BLN600) add a letter the ICDAR learn part almost never adds: ``wvas``, ``wxatch``, ``zquickly``."""
-    bench, data = _ocr_bench()
-    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.bln600_pairs(), 600_000)]
-    decisions = OcrCorrector(corpus_vocabulary=count_vocabulary(texts)).prepare()
+    _, _, decisions = _dev_run("bln600")
     wanted = {
         "twvelve": ("twelve", "confusion v>∅"),
         "wvith": ("with", "confusion v>∅"),
@@ -568,10 +570,7 @@ def test_a_stray_letter_the_learn_data_rarely_shows_is_taken_out() -> None:
 
 def test_a_run_printed_with_the_long_s_gets_its_s_back() -> None:
     """ICDAR's eighteenth-century books: OCR reads the long s as ``f`` (``mistrefs`` eight times, ``compafs``)."""
-    bench, data = _ocr_bench()
-    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.icdar_pairs("eval"), 600_000)]
-    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
-    decisions = corrector.prepare()
+    _, corrector, decisions = _dev_run("icdar")
     wanted = {"mistrefs": "mistress", "compafs": "compass", "kifs": "kiss", "Unlefs": "Unless"}
     assert {token: decisions[token][0] for token in wanted if token in decisions} == wanted
     assert "f>s" in corrector.model.run_systematic
@@ -581,10 +580,7 @@ def test_a_certain_change_is_made_whatever_the_run_profile_says() -> None:
     """BLN600 misreads ``e`` as ``c`` less often than OCR in general, but ``insensiblc`` can only be ``insensible``."""
     from corpusclean.ocr_model import MIN_LIFT
 
-    bench, data = _ocr_bench()
-    texts = [bench.paragraph_text(p.ocr) for p in bench.sample(data.bln600_pairs(), 600_000)]
-    corrector = OcrCorrector(corpus_vocabulary=count_vocabulary(texts))
-    decisions = corrector.prepare()
+    _, corrector, decisions = _dev_run("bln600")
     assert corrector._support("insensiblc", ["c>e"]) < MIN_LIFT
     assert decisions["insensiblc"][:2] == ("insensible", "confusion c>e")
 
