@@ -836,6 +836,7 @@ def test_a_1_before_a_modal_verb_is_i_too() -> None:
         "Then version 1 was printed in 1 day.",
         "The sermon was on 1 Kings and 1 John.",
         "No. 1 had been sent. It was 1.",
+        "His father died. 1 decade ago he left, and 1 inch of snow fell.",  # the web writes I before neither noun
     ],
 )
 def test_a_1_that_is_a_number_stays(text: str) -> None:

@@ -228,10 +228,11 @@ PRONOUN_RIGHT_ASSOCIATION = 0.25
 """The word after the ``1`` must follow ``I`` at least this share of what chance has it: ``I will`` is 0.83, ``I
 must`` 0.50, ``I shall`` 0.26 (``I`` and ``will`` are both so common), ``I may`` 0.13. Chosen on the ICDAR learn
 part's lone ``1`` tokens (772 ``I`` and 38 ``1`` in its gold): 1.0 read 508 of the ``I`` and none of the ``1``;
-0.5, 576 and 1; 0.25, 634 and 1; 0.1, 663 and 3."""
+0.5, 576 and 1; 0.25, 634 and 1; 0.1, 663 and 3. A pair the counts do not list passes only if the word never
+follows ``the`` or ``one`` either (``I beseech``, ``I pray``; not ``1 decade``): 614 and 0."""
 PRONOUN_CONFIDENCE = 0.99
 """Share of the pronoun readings the ICDAR learn part's gold confirms among those it aligns to ``I`` or ``1``
-(634 and 1 with these settings, the whole learn part corrected as bench/ocr_bench.py corrects; kept below that
+(614 and 0 with these settings, the whole learn part corrected as bench/ocr_bench.py corrects; kept below that
 0.998 for the sources the learn part does not show)."""
 _NUMBER_LABEL_BEFORE_RE = regex.compile(r"(?:^|[^\p{L}])(?:[Nn]os?|[Vv]ols?|pp?|[Ff]igs?|[Aa]rts?|[Cc]h|[Ss]ec|[Pp]t)\.?[ \t]+$|[§#№][ \t]*$")
 """``No. 1``, ``vol. 1``, ``p. 1``, ``§ 1``: a number however its next word reads."""
@@ -799,6 +800,9 @@ class OcrCorrector:
         """
         bigram = self._bigrams
         if right is None or not right.isalpha() or bigram.association("i", right) < PRONOUN_RIGHT_ASSOCIATION:
+            return None
+        if not bigram.has_pair("i", right) and (bigram.has_pair("the", right) or bigram.has_pair("one", right)):
+            return None  # 1 decade, 1 inch: a noun the web writes after the or one and never after I (I beseech, I pray: never after any)
             return None
         if left is not None and (not left.isalpha() or bigram.association(left, "i") < PRONOUN_LEFT_ASSOCIATION):
             return None

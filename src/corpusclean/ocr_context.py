@@ -87,6 +87,10 @@ class BigramContext:
             return max(min(1.0, UNLISTED_SHARE * self.floor / expected), 1.0 / MAX_ASSOCIATION)
         return max(min(pair / expected, MAX_ASSOCIATION), 1.0 / MAX_ASSOCIATION)
 
+    def has_pair(self, left: str, right: str) -> bool:
+        """Whether the counts list ``left right`` (both in :meth:`key` form): unlisted pairs get no more than no evidence."""
+        return left + " " + right in self.bigrams
+
     def fit(self, left: str | None, word: str, right: str | None) -> float:
         """``word``'s association with the word before it times that with the word after it."""
         return self.association(left, word) * self.association(word, right)
