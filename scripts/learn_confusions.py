@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import string
 import sys
 import unicodedata
 from pathlib import Path
@@ -29,7 +30,7 @@ from ocr_data import GAP, NO_GOLD, aligned_words, icdar_files, icdar_part, read_
 
 OUT = ROOT / "src" / "corpusclean" / "data" / "ocr_confusions.tsv"
 LIGATURES = ("fi", "fl", "ff")
-LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")
+LETTERS = tuple(string.ascii_lowercase)
 MAX_SPAN = 2  # longest observed or intended string of one confusion (rn->m, li->h, ii->u)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import pickle
+import string
 from pathlib import Path
 
 import pytest
@@ -399,7 +400,7 @@ def test_a_run_that_drops_every_ligature_gets_its_words_back() -> None:
     assert all(corrector.corpus_vocabulary[token] > 2 for token in wanted)  # repeated: the run's own evidence
     assert {token: decisions[token][0] for token in wanted if token in decisions} == wanted
     assert {"∅>fi", "∅>fl", "∅>ff"} <= corrector.model.run_systematic
-    # oor and owers are words to the lexicon: context judges each occurrence, and the run repeating them is no evidence
+    # owers and gure are words to the lexicon: context judges each occurrence, and the run repeating them is no evidence
     for token, right in (("owers", "flowers"), ("gure", "figure")):
         fixed = [e.after for text in texts if f" {token} " in text for e in corrector(text)[1] if e.before == token]
         assert set(fixed) == {right} and len(fixed) > corrector.corpus_vocabulary[token] / 2
@@ -552,7 +553,7 @@ def test_every_letter_ocr_may_add_is_in_the_table() -> None:
     from corpusclean import ocr_model
 
     added = {observed for observed, pairs in ocr_model.load_confusions().items() for intended, _ in pairs if not intended}
-    assert set("abcdefghijklmnopqrstuvwxyz") <= added
+    assert set(string.ascii_lowercase) <= added
 
 
 def test_a_stray_letter_the_learn_data_rarely_shows_is_taken_out() -> None:

@@ -802,8 +802,7 @@ class OcrCorrector:
         if right is None or not right.isalpha() or bigram.association("i", right) < PRONOUN_RIGHT_ASSOCIATION:
             return None
         if not bigram.has_pair("i", right) and (bigram.has_pair("the", right) or bigram.has_pair("one", right)):
-            return None  # 1 decade, 1 inch: a noun the web writes after the or one and never after I (I beseech, I pray: never after any)
-            return None
+            return None  # 1 decade, 1 inch: a noun, written after the or one but never after I (I beseech: after none)
         if left is not None and (not left.isalpha() or bigram.association(left, "i") < PRONOUN_LEFT_ASSOCIATION):
             return None
         return "I", PRONOUN_RULE, PRONOUN_CONFIDENCE

@@ -491,13 +491,10 @@ class NoisyChannelModel:
 
     def adapt_channel(self, confusions: Mapping[str, tuple[tuple[str, float], ...]]) -> None:
         """Search with ``confusions`` (the run's re-estimated table) from now on, forgetting every verdict made without it."""
-        shipped = load_confusions()
-        self.run_systematic = frozenset(
-            rule_name(observed, intended)
-            for observed, pairs in confusions.items()
-            for intended, probability in pairs
-            if probability > dict(shipped.get(observed, ())).get(intended, probability)
+        shipped, given = (
+            {rule_name(o, i): p for o, pairs in table.items() for i, p in pairs} for table in (load_confusions(), confusions)
         )
+        self.run_systematic = frozenset(rule for rule, p in given.items() if p > shipped.get(rule, p))
         self.confusions = dict(confusions)
         arrays = ConfusionArrays.build(confusions)
         rebuilt = {id(s): CandidateSearch(s.lexicon, s.run, arrays) for s in self.searchers()}
@@ -713,14 +710,14 @@ class NoisyChannelModel:
             self.searcher.prefetch(known, [1] * len(known), MIN_CHANNEL, lexicon_frequencies(self.language), False)
 
     noise: float = 1.0
+    """How much noisier this run's OCR is than the ICDAR learn part's (see :meth:`set_noise`); scales real-word readings."""
     run_systematic: frozenset[str] = frozenset()
-    """Confusions this run makes far more often than OCR in general (its re-estimated drops, see :meth:`adapt_channel`).
+    """Confusions this run makes far more often than OCR in general (those :meth:`adapt_channel` was given likelier).
 
     A token whose likeliest correction uses only these gets no credit for
     the run repeating it: HathiTrust text that loses every ``fi`` writes
     ``condence`` as often as the book says ``confidence``, and ``oor`` (a
     word to the lexicon) as often as ``floor``."""
-    """How much noisier this run's OCR is than the ICDAR learn part's (see :meth:`set_noise`); scales real-word readings."""
 
     def set_noise(self, changed_share: float) -> None:
         """Tell the model what share of the run's tokens the word-level pass changes.
@@ -1051,6 +1048,10 @@ RUN_DROP_MAX_LIFT = math.log(50.0)
 """Cap on the log lift applied to a drop's probability (the MAP estimate of a rare drop runs to hundreds)."""
 
 
+RUN_ESTIMATED: dict[str, tuple[str, ...] | None] = {"": None, "f": ("s",)}
+"""Confusions a run re-estimates (observed -> intended strings, ``None`` for all): every drop, and the long s read as ``f``."""
+
+
 def run_adapted_confusions(
     confusions: Mapping[str, tuple[tuple[str, float], ...]], counts: Mapping[str, int], anchors: int
 ) -> dict[str, tuple[tuple[str, float], ...]] | None:
@@ -1078,17 +1079,14 @@ def run_adapted_confusions(
         for intended, probability in pairs:
             rule = rule_name(observed, intended)
             estimated = RUN_ESTIMATED[observed] is None or intended in RUN_ESTIMATED[observed]
-            lift = run_support([rule], counts, anchors) if estimated and _family_count(rule, counts) >= RUN_DROP_MIN_ANCHORS else 0.0
+            enough = estimated and _family_count(rule, counts) >= RUN_DROP_MIN_ANCHORS
+            lift = run_support([rule], counts, anchors) if enough else 0.0
             if lift >= RUN_DROP_MIN_LIFT:
                 probability *= math.exp(min(lift, RUN_DROP_MAX_LIFT))
                 changed = True
             adapted.append((intended, probability))
         adapted_table[observed] = tuple(sorted(adapted, key=lambda pair: -pair[1]))
     return adapted_table if changed else None
-
-
-RUN_ESTIMATED: dict[str, tuple[str, ...] | None] = {"": None, "f": ("s",)}
-"""Confusions a run re-estimates (observed -> intended strings, ``None`` for all): every drop, and the long s read as ``f``."""
 
 
 def run_support(rules: Iterable[str], counts: Mapping[str, int], anchors: int, own: Mapping[str, int] | None = None) -> float:
