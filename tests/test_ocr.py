@@ -308,6 +308,24 @@ def test_misread_capital_of_a_name_the_run_writes_stays_a_capital() -> None:
     assert _lower_misread_capital("Olayton at once", dataclasses.replace(edit, position=0), {"clayton": 3}).after == "Clayton"
 
 
+def test_misread_capital_after_a_comma_or_the_pronoun_is_lowered() -> None:
+    from corpusclean.edits import Edit
+    from corpusclean.ocr import _lower_misread_capital
+
+    def fixed(text: str, token: str, after: str) -> str:
+        edit = Edit("ocr", "confusion av>w", text.index(token), token, after, 0.95)
+        return _lower_misread_capital(text, edit, {}).after
+
+    # GHT dev lines: the word before is no lower-case word, yet the clause goes on
+    assert fixed("my testimony was accepted , and I Avas to travel", "Avas", "Was") == "was"
+    assert fixed("would have me marry one man , Avhen I", "Avhen", "When") == "when"
+    assert fixed("Giovanni; Avho had spoken", "Avho", "Who") == "who"
+    # a new sentence, or a line's first word, keeps its capital
+    assert fixed("mentally and morally . Avith that", "Avith", "With") == "With"
+    assert fixed("Avith that he left", "Avith", "With") == "With"
+    assert fixed("Act I. Avith that", "Avith", "With") == "With"
+
+
 def test_memo_gives_the_same_answer_twice(corrector: OcrCorrector) -> None:
     text = "Licbknccht wrote to Radck in Pctrograd."
     assert corrector(text) == corrector(text)

@@ -243,15 +243,16 @@ def has_context_shape(token: str) -> bool:
     return len(token) >= 2 and token.isalpha() and (token.islower() or token.istitle())
 
 
-_LOWER_WORD_BEFORE_RE = regex.compile(r"\p{Ll}[\p{L}'’]*[ \t]+$")
+_LOWER_WORD_BEFORE_RE = regex.compile(r"(?:\p{Ll}[\p{L}'’]*|(?<!\p{L})I|[,;])[ \t]+$")
 
 
 def _lower_misread_capital(text: str, edit: Edit, vocabulary: Mapping[str, int]) -> Edit:
     """``Avith`` after a lower-case word is ``with``: a capital that was itself misread starts no sentence or name.
 
     Applies to automatic changes of a capitalised word whose first letter
-    the change replaced, when the word before it, in the same line, starts
-    lower case, unless the run's ``vocabulary`` has the word capitalised more
+    the change replaced, when what comes before it, in the same line, goes
+    on a clause: a word that starts lower case, the pronoun ``I`` (``and I
+    Avas``) or a comma or semicolon (``one man , Avhen``), unless the run's ``vocabulary`` has the word capitalised more
     often than in lower case (``Olayton`` -> ``Clayton``, a name the run
     writes, keeps its capital; a word the run never writes is lowered). The
     capital of a word whose first letter stands (``Woll``) is left to the
