@@ -725,6 +725,22 @@ def test_the_join_lexicon_joins_broken_words_as_the_whole_lexicon_does(data: st.
         assert with_joins == OcrCorrector()._join_noise(text, [])
 
 
+def test_a_broken_word_the_run_writes_whole_is_joined_however_rare() -> None:
+    from corpusclean.ocr_model import join_inline_hyphen, load_join_lexicon
+
+    lexicon = load_join_lexicon("en")
+    assert join_inline_hyphen("coun-tenances", lexicon) is None  # countenances is rarer than the lexicon's bar
+    book = count_vocabulary(["He had forgotten their countenances.", "Their countenances fell to-day."] * 2
+                            + ["for-gotten coun-tenances and super-fluity"])  # fmt: skip
+    assert join_inline_hyphen("coun-tenances", lexicon, book) == "countenances"  # the run writes it 4 times
+    assert join_inline_hyphen("super-fluity", lexicon, book) is None  # and superfluity never
+    # both halves words: a compound of its time, however often the run writes it joined
+    assert join_inline_hyphen("for-gotten", lexicon, book) is None
+    assert join_inline_hyphen("to-day", lexicon, count_vocabulary(["today"] * 5)) is None
+    fix = OcrCorrector(corpus_vocabulary=book)
+    assert fix("the coun-tenances of men")[0] == "the countenances of men"
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_batched_ranked_candidates_equal_a_fresh_search(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from corpusclean import ocr_search

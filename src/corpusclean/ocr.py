@@ -940,7 +940,7 @@ class OcrCorrector:
         if "-" in token:
             from corpusclean.ocr_model import INLINE_JOIN_CONFIDENCE, join_inline_hyphen, load_join_lexicon
 
-            joined = join_inline_hyphen(token, load_join_lexicon(self.language))
+            joined = join_inline_hyphen(token, load_join_lexicon(self.language), self.corpus_vocabulary)
             if joined is not None and not self._is_frozen(joined):
                 return [(0, token, joined, "hyphenation inline", INLINE_JOIN_CONFIDENCE)]
         decided = self._decisions

@@ -97,6 +97,8 @@ INLINE_JOIN_FREQUENCY = 1e-7
 """A hyphenated token is joined only into a lexicon word at least this frequent."""
 FRAGMENT_FREQUENCY = 1e-6
 """A hyphen's half rarer than this is a fragment of a broken word (``ridi``, ``culous``), not a word."""
+RUN_JOIN_MIN_COUNT = 3
+"""A broken word rarer than :data:`INLINE_JOIN_FREQUENCY` is joined if the run writes it whole this often."""
 INLINE_JOIN_CONFIDENCE = 0.95
 """Share of such joins the ICDAR 2017 learn part's gold text confirms (bench/ocr_bench.py measures it)."""
 SPACE_LOST = 1e-3
@@ -395,14 +397,17 @@ def is_variant_spelling(token: str, candidate: str, lexicon: Mapping[str, float]
     return False
 
 
-def join_inline_hyphen(token: str, lexicon: Mapping[str, float]) -> str | None:
+def join_inline_hyphen(token: str, lexicon: Mapping[str, float], vocabulary: Mapping[str, int] | None = None) -> str | None:
     """``ridi-culous`` -> ``ridiculous``: a word broken by a line-end hyphen whose line break was lost.
 
-    Joined only when the joined word is known (lexicon, at least
-    :data:`INLINE_JOIN_FREQUENCY`) and one half is no word of its own
-    (rarer than :data:`FRAGMENT_FREQUENCY`): ``to-day`` and ``note-book``
-    are compounds of their time and stay. Needs only the lexicon, so a
-    worker that ships the decision map alone never builds the model for it.
+    Joined only when one half is no word of its own (rarer than
+    :data:`FRAGMENT_FREQUENCY`: ``to-day`` and ``note-book`` are compounds
+    of their time and stay) and the joined word is known: to the lexicon, at
+    least :data:`INLINE_JOIN_FREQUENCY`, or to the run's ``vocabulary``,
+    which writes it joined at least :data:`RUN_JOIN_MIN_COUNT` times
+    (``coun-tenances``: ``countenances`` is rarer than the lexicon's bar).
+    Needs only the lexicon, so a worker that ships the decision map alone
+    never builds the model for it.
     """
     left, sep, right = token.partition("-")
     if not sep or len(left) < 2 or len(right) < 2 or not left.isalpha() or not right.isalpha():
@@ -410,10 +415,16 @@ def join_inline_hyphen(token: str, lexicon: Mapping[str, float]) -> str | None:
     if not right.islower() or not (left.islower() or left.istitle() or left.isupper()):
         return None
     joined = left + right
-    if lexicon.get(joined.lower(), 0.0) < INLINE_JOIN_FREQUENCY:
+    if min(lexicon.get(left.lower(), 0.0), lexicon.get(right, 0.0)) >= FRAGMENT_FREQUENCY:
         return None
-    fragment = min(lexicon.get(left.lower(), 0.0), lexicon.get(right, 0.0))
-    return joined if fragment < FRAGMENT_FREQUENCY else None
+    if lexicon.get(joined.lower(), 0.0) >= INLINE_JOIN_FREQUENCY:
+        return joined
+    return joined if vocabulary and _run_count(vocabulary, joined) >= RUN_JOIN_MIN_COUNT else None
+
+
+def _run_count(vocabulary: Mapping[str, int], word: str) -> int:
+    """How often the run writes ``word`` as it stands, in lower case or capitalised."""
+    return sum(vocabulary.get(form, 0) for form in {word, word.lower(), word[:1].upper() + word[1:].lower()})
 
 
 @dataclass(frozen=True, slots=True)
