@@ -252,11 +252,11 @@ def _lower_misread_capital(text: str, edit: Edit, vocabulary: Mapping[str, int])
     Applies to automatic changes of a capitalised word whose first letter
     the change replaced, when what comes before it, in the same line, goes
     on a clause: a word that starts lower case, the pronoun ``I`` (``and I
-    Avas``) or a comma or semicolon (``one man , Avhen``), unless the run's ``vocabulary`` has the word capitalised more
-    often than in lower case (``Olayton`` -> ``Clayton``, a name the run
-    writes, keeps its capital; a word the run never writes is lowered). The
-    capital of a word whose first letter stands (``Woll``) is left to the
-    word-level rules.
+    Avas``) or a comma or semicolon (``one man , Avhen``), unless the run's
+    ``vocabulary`` has the word capitalised more often than in lower case
+    (``Olayton`` -> ``Clayton``, a name the run writes, keeps its capital; a
+    word the run never writes is lowered). The capital of a word whose
+    first letter stands (``Woll``) is left to the word-level rules.
     """
     before, after = edit.before, edit.after
     if (

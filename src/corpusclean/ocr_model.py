@@ -94,7 +94,7 @@ through were 0.66-0.85 precise; at this bar ICDAR, BLN600 and GHT gain 0.08, 0.0
 CAPITALISED_RARE_LIFT = 1.5
 """The log lift a capitalised word needs to become a rare candidate (a name for a name)."""
 INLINE_JOIN_FREQUENCY = 1e-7
-"""A hyphenated token is joined only into a lexicon word at least this frequent."""
+"""A hyphenated token is joined into a lexicon word at least this frequent (or one the run writes whole, below)."""
 FRAGMENT_FREQUENCY = 1e-6
 """A hyphen's half rarer than this is a fragment of a broken word (``ridi``, ``culous``), not a word."""
 RUN_JOIN_MIN_COUNT = 3
