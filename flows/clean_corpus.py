@@ -236,7 +236,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
 
     try:
         if not on_dask:  # the prepare and OCR stages' worker processes start while inputs are found and hashed
-            run_pool.warm(cfg.workers)
+            run_pool.warm(cfg.workers, cfg.language if cfg.ocr else None)
         t = time.perf_counter()
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)

@@ -83,6 +83,26 @@ def test_workers_leave_what_they_inherit_out_of_their_garbage_collections() -> N
         run_pool.close()
 
 
+def _join_lexicon_loaded(_: object) -> int:
+    from corpusclean import ocr_model
+
+    return ocr_model.load_join_lexicon.cache_info().currsize
+
+
+def test_the_forkserver_loads_the_ocr_languages_join_lexicon_for_its_workers() -> None:
+    """Warmed for a run that corrects English OCR, every worker inherits the join lexicon; else none loads it."""
+    try:
+        run_pool.close()  # a forkserver an earlier test started would not read the setting
+        run_pool.warm(2, "en")
+        assert run_pool.map_items(_join_lexicon_loaded, [0, 1, 2, 3], 2) == [1, 1, 1, 1]
+        run_pool.close()
+        run_pool.warm(2, None)
+        assert run_pool.map_items(_join_lexicon_loaded, [0, 1, 2, 3], 2) == [0, 0, 0, 0]
+    finally:
+        run_pool.close()
+        os.environ.pop(run_pool.OCR_LANGUAGE_ENV, None)
+
+
 def _arrow_pool(_: object) -> str:
     import pyarrow as pa
 

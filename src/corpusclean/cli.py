@@ -159,7 +159,7 @@ def run(
                 if not settings.get("dask_address"):  # the run's workers start while the server finishes booting
                     from corpusclean import run_pool
 
-                    run_pool.warm(int(settings.get("workers") or 1))
+                    run_pool.warm(int(settings.get("workers") or 1), settings.get("language") if settings.get("ocr") else None)
                 api.adopt()
             manifest = flow(paths=final_paths, out=final_out, config=settings)
     except KeyboardInterrupt:

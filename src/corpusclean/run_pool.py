@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +31,9 @@ T = TypeVar("T")
 
 PRELOAD = ["corpusclean.pool_preload"]
 """Imported once by the forkserver: the pipeline, its compiled kernels loaded (no worker loads them again)."""
+OCR_LANGUAGE_ENV = "CORPUSCLEAN_POOL_OCR_LANGUAGE"
+"""The run's OCR language, set by :func:`warm` for the forkserver it starts: it loads the part of that language's
+lexicon every OCR worker reads (:func:`corpusclean.ocr_model.load_join_lexicon`), so the workers share one copy."""
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -77,10 +81,18 @@ def _noop() -> None:
     return None
 
 
-def warm(workers: int) -> list[Future]:
-    """Start the pool's ``workers`` processes now, without waiting for them (no-op for one worker)."""
+def warm(workers: int, ocr_language: str | None = None) -> list[Future]:
+    """Start the pool's ``workers`` processes now, without waiting for them (no-op for one worker).
+
+    ``ocr_language``: the run corrects OCR in this language (see :data:`OCR_LANGUAGE_ENV`; it applies
+    if this call starts the forkserver).
+    """
     if workers <= 1:
         return []
+    if ocr_language:
+        os.environ[OCR_LANGUAGE_ENV] = ocr_language
+    else:
+        os.environ.pop(OCR_LANGUAGE_ENV, None)
     pool = _get(workers)
     return [pool.submit(_noop) for _ in range(workers)]
 
