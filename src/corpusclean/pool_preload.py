@@ -31,14 +31,21 @@ def _warm_up() -> None:
         prior = np.zeros(len(lexicon.words), np.float64)
         search.prefetch(["tbe"], [1], 1e-6, prior)
         search.search("hc", 1, 1e-6, prior)
-        # What every OCR worker reads of the lexicon (~14 MB of Python objects for English): loaded here, the
-        # workers share one copy (200 MB run: the OCR stage's peak 924 -> 903 MB, the workers 185 -> ~172 MB).
-        language = os.environ.get(run_pool.OCR_LANGUAGE_ENV)
-        if language:
-            ocr_model.load_join_lexicon(language)
     except Exception:  # a warm-up only: the workers load whatever this did not
         pass
 
 
+def _load_join_lexicon() -> None:
+    """What every OCR worker reads of the run's lexicon (~14 MB of Python objects for English), loaded once here
+    so the workers share one copy (200 MB run: the OCR stage's peak 924 -> 903 MB, the workers 185 -> ~172 MB)."""
+    language = os.environ.get(run_pool.OCR_LANGUAGE_ENV)
+    if language:
+        try:
+            ocr_model.load_join_lexicon(language)
+        except Exception:  # e.g. a language wordfreq lacks: the worker that needs it says why
+            pass
+
+
 use_returning_memory_pool()  # before any worker forks: each inherits it
 _warm_up()
+_load_join_lexicon()
