@@ -48,7 +48,9 @@ from corpusclean.cache import PreparedCache, cache_root, file_sha256, input_key,
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
 from corpusclean.overrides import Overrides, load_overrides, overrides_path
+from corpusclean.parallel import release_freed_memory
 from corpusclean import run_pool
+from corpusclean.input_table import InputTable
 from corpusclean.read import FileReport, InputFile, discover_inputs
 from corpusclean.report import report_page, save_page
 from corpusclean.segment import PARAGRAPH_SCHEMA
@@ -251,35 +253,39 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         hits = cache.get_many(key for _, key in keyed if key is not None) if cfg.incremental else {}
         missing = [(f, k) for f, k in keyed if hits.get(k) is None]
         shards = cfg.workers if not on_dask else max(cfg.workers, 2)
-        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, count_vocabulary=cfg.ocr,
-                                          fingerprint=fingerprint)  # fmt: skip
+        jobs = pipeline.plan_prepare_jobs(missing, cfg, cache.root, shards, overrides, fingerprint=fingerprint,
+                                          vocabulary_dir=work_dir / "vocabulary" if cfg.ocr else None)  # fmt: skip
         if on_dask:
             prepared = [f.result() for f in prepare_shard_task.map(jobs)]
         else:
             prepared = prepare_shards_task(quote(jobs), cfg.workers)
-        fresh = [entry for job in prepared for entry in job.entries]
         durations["prepare(wall)"] = time.perf_counter() - t
-        for entry in fresh:
-            for stage, seconds in entry.seconds.items():
+        for job in prepared:
+            for stage, seconds in job.seconds.items():
                 durations[stage] += seconds
-        by_source = {e.source: e for e in fresh} | {e.source: e for e in hits.values() if e is not None}
-        inputs = [by_source[f.source] for f in files]
-
+        # One row per input, as columns: the flow's process holds them to the end (see corpusclean.input_table).
+        parts = [job.entries for job in prepared] + [InputTable.from_entries(e for e in hits.values() if e is not None)]
         present = {f.source for f in files}
+        prepare_shards = len(jobs)
+        del files, keyed, missing, hits, jobs  # discovery's paths, needed no more
+
         deleted = sorted(i["source"] for i in (previous or {}).get("inputs", []) if i["source"] not in present and i.get("cache_key"))
+        del present
         if cfg.keep_deleted:
             kept_deleted = cache.get_many(i["cache_key"] for i in previous["inputs"] if i["source"] in deleted)
-            inputs += [e for e in kept_deleted.values() if e is not None]
+            parts.append(InputTable.from_entries(e for e in kept_deleted.values() if e is not None))
         for source in deleted:
             logger.warning("input %s has disappeared since the last run: its rows are %s", source, "kept" if cfg.keep_deleted else "retired")
-        inputs.sort(key=lambda e: e.source)
+        inputs = InputTable.concat(parts).sorted_by_source()
+        del parts
+        release_freed_memory()  # what discovery and the prepare jobs' results left free: this process idles from here to deduplication
 
         t = time.perf_counter()
         settings_path = None
         if cfg.ocr:
             over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
             vocabulary = pipeline.run_vocabulary(inputs, prepared, cfg.workers, over_pool)
-            del prepared  # the jobs' vocabularies: millions of strings on a large corpus, needed no more
+            del prepared
             durations["vocabulary"] = time.perf_counter() - t
             settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
             del vocabulary
@@ -309,16 +315,17 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         verdicts_path = deduplicate_task(quote(paragraph_paths), cfg, work_dir, overrides)
         durations["dedup(wall)"] = time.perf_counter() - t
 
-        reports = problems + [e.report for e in inputs]
-        for report in reports:
-            if report.status == "skipped":
-                logger.warning("skipped %s: %s", report.source, report.reason)
-            for warning in report.warnings:
-                logger.warning("%s: %s", report.source, warning)
         input_rows = [r.as_dict() for r in problems] + [
-            {**e.report.as_dict(), "cache_key": e.key, "reused": e.cached} for e in inputs
+            report | {"cache_key": key, "reused": cached}
+            for report, key, cached in zip(inputs.report_dicts(), inputs.column("key"), inputs.column("cached"))
         ]
+        for row in input_rows:
+            if row["status"] == "skipped":
+                logger.warning("skipped %s: %s", row["source"], row["reason"])
+            for warning in row["warnings"]:
+                logger.warning("%s: %s", row["source"], warning)
         previous_keys = {i["source"]: i.get("cache_key") for i in (previous or {}).get("inputs", [])}
+        sources, keys = inputs.column("source"), inputs.column("key")
         manifest: dict[str, Any] = {
             "run_id": run_id,
             "started_at": started_at,
@@ -332,10 +339,10 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             },
             "inputs": input_rows,
             "incremental": {
-                "new": sum(1 for e in inputs if e.source not in previous_keys),
-                "changed": sum(1 for e in inputs if previous_keys.get(e.source) not in (None, e.key)),
-                "unchanged": sum(1 for e in inputs if previous_keys.get(e.source) == e.key),
-                "reused_from_cache": sum(1 for e in inputs if e.cached),
+                "new": sum(1 for source in sources if source not in previous_keys),
+                "changed": sum(1 for source, key in zip(sources, keys) if previous_keys.get(source) not in (None, key)),
+                "unchanged": sum(1 for source, key in zip(sources, keys) if previous_keys.get(source) == key),
+                "reused_from_cache": sum(inputs.column("cached")),
                 "deleted": len(deleted),
                 "deleted_inputs": deleted,
                 "deleted_rows": "kept" if cfg.keep_deleted else "retired",
@@ -343,7 +350,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             "versions": pipeline.versions(),
             "execution": {
                 "task_runner": f"dask {cfg.dask_address}" if on_dask else f"local process pool of {cfg.workers}",
-                "prepare_shards": len(jobs),
+                "prepare_shards": prepare_shards,
             },
         }
         durations["before_write"] = time.perf_counter() - started

@@ -13,6 +13,7 @@ from corpusclean import ocr, pipeline, read
 from corpusclean.arrow_io import save_table
 from corpusclean.cache import PreparedCache
 from corpusclean.config import CleanConfig
+from corpusclean.input_table import InputTable
 from corpusclean.read import discover_inputs
 from corpusclean.vocabulary import count_vocabulary
 from _seed_paragraphs import seed_paragraphs
@@ -99,19 +100,22 @@ def test_prepare_jobs_count_the_vocabulary_the_cached_entries_hold(tmp_path, mon
     assert any(read.can_stream(f) for f in files)
     keyed = [(f, f"k{i}") for i, f in enumerate(files)]
     thirds = (0, len(keyed) // 3, 2 * len(keyed) // 3, len(keyed))
-    jobs = [pipeline.PrepareJob(tuple(keyed[a:b]), CleanConfig(), tmp_path / "cache", count_vocabulary=True)
+    jobs = [pipeline.PrepareJob(tuple(keyed[a:b]), CleanConfig(), tmp_path / "cache", vocabulary_dir=tmp_path / "vocabulary")
             for a, b in zip(thirds, thirds[1:])]
     prepared = [pipeline.prepare_job(job) for job in jobs]
-    inputs = sorted((e for job in prepared for e in job.entries), key=lambda e: e.source)
+    inputs = InputTable.concat(job.entries for job in prepared).sorted_by_source()
     want = pipeline.count_run_vocabulary(inputs)
-    assert [e.key for job in prepared for e in job.entries] == [e.key for e in inputs]
-    _same(pipeline.run_vocabulary(inputs, prepared), want)
+    assert [e.key for job in prepared for e in job.entries] == inputs.column("key")
+    files = pipeline.run_vocabulary(inputs, prepared)
+    assert isinstance(files, tuple) and len(files) == len(prepared)  # the jobs' files, not read in this process
+    _same(pipeline.load_run_vocabulary(files), want)
     # one input reused from the cache, so not among the jobs' entries: every entry is counted again
     rest = [pipeline.prepare_job(pipeline.PrepareJob(job.files[1:] if i == 0 else job.files, CleanConfig(), tmp_path / "c2",
-                                                    count_vocabulary=True)) for i, job in enumerate(jobs)]
+                                                    vocabulary_dir=tmp_path / "vocabulary")) for i, job in enumerate(jobs)]
     reused = PreparedCache(tmp_path / "cache").get(jobs[0].files[0][1])
     assert reused is not None
-    _same(pipeline.run_vocabulary(sorted([reused, *(e for job in rest for e in job.entries)], key=lambda e: e.source), rest), want)
+    again = InputTable.concat([InputTable.from_entries([reused]), *(job.entries for job in rest)]).sorted_by_source()
+    _same(pipeline.load_run_vocabulary(pipeline.run_vocabulary(again, rest)), want)
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import pickle
 import time
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 
 from corpusclean.arrow_io import TableWriter, iter_batches, load_table, read_batches, save_table
 from corpusclean.cache import NewEntry, PreparedCache, PreparedInput, file_sha256, input_key, paragraph_batches
+from corpusclean.input_table import InputTable
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_batch_text_stage, sequence_edits
 from corpusclean.encoding import repair_encodings
@@ -153,7 +155,7 @@ VOCABULARY_JOBS_PER_WORKER = 4
 
 
 def count_run_vocabulary(
-    sources: Sequence[Path | PreparedInput], workers: int = 1, map_items: MapItems | None = None
+    sources: Sequence[Path | PreparedInput] | InputTable, workers: int = 1, map_items: MapItems | None = None
 ) -> collections.Counter[str]:
     """The whole run's vocabulary for OCR: every prepared paragraph's tokens, counted in one batched pass.
 
@@ -169,31 +171,53 @@ def count_run_vocabulary(
     if map_items is None or workers <= 1 or len(sources) < 2:
         return count_vocabulary(_text_column(sources), workers=workers)
     bounds = np.linspace(0, len(sources), min(len(sources), workers * VOCABULARY_JOBS_PER_WORKER) + 1)
-    groups = [tuple(sources[lo:hi]) for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
+    groups = [sources[lo:hi] for lo, hi in zip(bounds[:-1].astype(int), bounds[1:].astype(int))]
     return words_of_runs(merge_counts(map_items(count_path_runs, groups)))
 
 
+RunVocabulary = collections.Counter[str] | tuple[Path, ...]
+"""A run's OCR vocabulary: the counts, or the files of its prepare jobs, in order, that add up to them
+(:func:`load_run_vocabulary`)."""
+
+
 def run_vocabulary(
-    inputs: Sequence[PreparedInput], prepared: Sequence[PreparedJob], workers: int = 1, map_items: MapItems | None = None
-) -> collections.Counter[str]:
+    inputs: InputTable, prepared: Sequence[PreparedJob], workers: int = 1, map_items: MapItems | None = None
+) -> RunVocabulary:
     """The OCR vocabulary of a run's ``inputs`` (in their order): :func:`count_run_vocabulary`'s counts.
 
     When ``prepared`` -- this run's prepare jobs, in order -- counted the
-    words of exactly these inputs in this order (a first or full run), their
-    counts are merged; otherwise (inputs reused from the cache) every
+    words of exactly these inputs in this order (a first or full run), it
+    is their files, unread; otherwise (inputs reused from the cache) every
     input's prepared paragraphs are counted again.
     """
-    from corpusclean.vocabulary import merge_counts
-
-    fresh = [entry.key for job in prepared for entry in job.entries]
-    if fresh == [entry.key for entry in inputs] and all(job.vocabulary is not None for job in prepared):
-        # Each job's words in order of first occurrence, merged in job order: a word new to a job first
-        # occurs there in a run new to it too, so the order is the one the merged runs would give.
-        return merge_counts(job.vocabulary for job in prepared if job.vocabulary is not None)
+    fresh = InputTable.concat(job.entries for job in prepared).table.column("key")
+    files = tuple(job.vocabulary for job in prepared if job.vocabulary is not None)
+    if fresh.equals(inputs.table.column("key")) and len(files) == len(prepared):
+        return files
     return count_run_vocabulary(inputs, workers, map_items)
 
 
-def count_path_runs(sources: Sequence[Path | PreparedInput]) -> tuple[list[str], list[int]]:
+def save_vocabulary(words: collections.Counter[str], directory: Path) -> Path:
+    """Write ``words`` (in their order) to a new file in ``directory``; returns its path."""
+    table = pa.table({"word": pa.array(list(words), pa.string()), "count": pa.array(list(words.values()), pa.int64())})
+    return save_table(table, directory / f"vocabulary-{uuid.uuid4().hex}.arrow")
+
+
+def load_run_vocabulary(vocabulary: RunVocabulary) -> collections.Counter[str]:
+    """The counts of a :data:`RunVocabulary`.
+
+    Files are merged in order: each holds its job's words in order of first occurrence, and a word new to
+    a job first occurs there in a run new to it too, so the order is the one counting the whole run gives.
+    """
+    from corpusclean.vocabulary import merge_counts
+
+    if isinstance(vocabulary, collections.Counter):
+        return vocabulary
+    tables = (load_table(path) for path in vocabulary)
+    return merge_counts((t.column("word").to_pylist(), t.column("count").to_pylist()) for t in tables)
+
+
+def count_path_runs(sources: Sequence[Path | PreparedInput] | InputTable) -> tuple[list[str], list[int]]:
     """The space-delimited runs of the prepared paragraphs of ``sources``, with counts, in order of first occurrence."""
     from corpusclean.vocabulary import count_runs
 
@@ -201,7 +225,7 @@ def count_path_runs(sources: Sequence[Path | PreparedInput]) -> tuple[list[str],
     return list(runs), list(runs.values())
 
 
-def _text_column(sources: Sequence[Path | PreparedInput]) -> pa.ChunkedArray | list[str]:
+def _text_column(sources: Sequence[Path | PreparedInput] | InputTable) -> pa.ChunkedArray | list[str]:
     chunks = [batch.column("text") for source in sources for batch in paragraph_batches(source)]
     if len({chunk.type for chunk in chunks}) > 1:
         chunks = [chunk.cast(pa.large_string()) for chunk in chunks]
@@ -566,8 +590,8 @@ class PrepareJob:
     config: CleanConfig
     cache_root: Path
     overrides: Overrides | None = None
-    count_vocabulary: bool = False
-    """Also count the prepared paragraphs' words for the OCR vocabulary (see :class:`PreparedJob`)."""
+    vocabulary_dir: Path | None = None
+    """Also count the prepared paragraphs' words for the OCR vocabulary, into a file here (see :class:`PreparedJob`)."""
     fingerprint: str = ""
     """The run's :func:`~corpusclean.cache.settings_fingerprint`, for the keys the job makes."""
 
@@ -576,16 +600,21 @@ class PrepareJob:
 class PreparedJob:
     """What :func:`prepare_job` made: the cache entries, in file order, and (if asked) their vocabulary.
 
-    ``vocabulary`` holds the words of every prepared paragraph of the job,
-    with counts, in order of first occurrence (as :func:`count_run_vocabulary`
-    over the entries): counted while the text is in memory, so the OCR
-    vocabulary of a run whose inputs were all prepared now need not open each
-    input's cache entry again. Words, not runs: a job has several times fewer
-    distinct words than runs (``word``, ``word,``, ``(word``) to send back.
+    ``vocabulary`` is a file (:func:`save_vocabulary`) of the words of every
+    prepared paragraph of the job, with counts, in order of first occurrence
+    (as :func:`count_run_vocabulary` over the entries): counted while the text
+    is in memory, so the OCR vocabulary of a run whose inputs were all prepared
+    now need not open each input's cache entry again. Words, not runs: a job
+    has several times fewer distinct words than runs (``word``, ``word,``,
+    ``(word``). A file, not lists: only the process that builds the corrector
+    reads them (the flow's process held their ~250,000 strings through the
+    rest of a 200 MB run otherwise).
     """
 
-    entries: list[PreparedInput]
-    vocabulary: tuple[list[str], list[int]] | None = None
+    entries: InputTable
+    vocabulary: Path | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds each step took, summed over the job's inputs."""
 
 
 PREPARE_BATCH_BYTES = 2 << 20
@@ -621,7 +650,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
         nonlocal pending, pending_bytes, read_seconds
         if pending:
             paragraphs = _prepare_batch(pending, read_seconds, job, cache, out)
-            if job.count_vocabulary:
+            if job.vocabulary_dir is not None:
                 counted = count_runs(paragraphs.column("text"))
                 runs.append((counted.keys(), counted.values()))
         pending, pending_bytes, read_seconds = [], 0, 0.0
@@ -634,7 +663,7 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
             streamed = prepare_streamed(item, key, job.config, job.overrides, cache)
             if streamed is not None:
                 out[position] = streamed
-                if job.count_vocabulary:
+                if job.vocabulary_dir is not None:
                     runs.append(count_path_runs([streamed.paragraphs]))
                 continue
         start = time.perf_counter()
@@ -648,14 +677,18 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     flush()
     assert all(entry is not None for entry in out)
     vocabulary = None
-    if job.count_vocabulary:
-        words = words_of_runs(merge_counts(runs))
-        vocabulary = (list(words), list(words.values()))
-        del words
+    if job.vocabulary_dir is not None:
+        vocabulary = save_vocabulary(words_of_runs(merge_counts(runs)), job.vocabulary_dir)
     del runs
+    seconds: dict[str, float] = collections.defaultdict(float)
+    for entry in out:
+        for step, spent in entry.seconds.items():  # type: ignore[union-attr]
+            seconds[step] += spent
+    entries = InputTable.from_entries(out)  # type: ignore[arg-type]
+    del out
     # The job ran in a pool worker that idles while the run's corrector is built: give its heap back now.
     release_freed_memory()
-    return PreparedJob(out, vocabulary)  # type: ignore[arg-type]
+    return PreparedJob(entries, vocabulary, dict(seconds))
 
 
 def _prepare_batch(
@@ -712,13 +745,13 @@ def plan_prepare_jobs(
     cache_root: Path,
     shards: int,
     overrides: Overrides | None = None,
-    count_vocabulary: bool = False,
+    vocabulary_dir: Path | None = None,
     fingerprint: str = "",
 ) -> list[PrepareJob]:
     """Shards of ``files`` (each with its cache key, or ``None`` for the job to key it; see :class:`PrepareJob`)."""
     planned = plan_shards([f for f, _ in files], shards)
     key_of = {id(f): k for f, k in files}
-    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, count_vocabulary, fingerprint)
+    return [PrepareJob(tuple((f, key_of[id(f)]) for f in shard), config, cache_root, overrides, vocabulary_dir, fingerprint)
             for shard in planned]  # fmt: skip
 
 
@@ -727,7 +760,7 @@ class CorrectJob:
     """A shard of prepared inputs to run OCR correction over."""
 
     number: int
-    inputs: tuple[PreparedInput, ...]
+    inputs: InputTable
     settings_path: Path | None
     """The run's pickled :class:`OcrSettings` (:func:`load_ocr_settings`), written once for all shards;
     ``None`` for a run without OCR: the shard's inputs are only gathered into one file."""
@@ -823,7 +856,7 @@ class OcrSettingsJob:
     """What building the run's corrector needs (see :func:`prepare_ocr_settings`)."""
 
     config: CleanConfig
-    vocabulary: collections.Counter[str]
+    vocabulary: RunVocabulary
     substitutions: Path | None
     overrides: Overrides | None
     work_dir: Path
@@ -836,26 +869,23 @@ def prepare_ocr_settings(job: OcrSettingsJob) -> Path:
     process: the lexicon, tries and bigram counts it loads (~250 MB) then
     never sit in the flow's process through deduplication and writing.
     """
-    settings = ocr_settings(job.config, job.vocabulary, job.substitutions, job.overrides)
+    settings = ocr_settings(job.config, load_run_vocabulary(job.vocabulary), job.substitutions, job.overrides)
     return save_ocr_settings(settings, job.work_dir)
 
 
 def plan_correct_jobs(
-    inputs: Sequence[PreparedInput], settings_path: Path | None, work_dir: Path, workers: int, target_rows: int = 50_000
+    inputs: InputTable, settings_path: Path | None, work_dir: Path, workers: int, target_rows: int = 50_000
 ) -> list[CorrectJob]:
     """Group prepared inputs into OCR shards of about ``target_rows`` paragraphs (more shards than workers)."""
-    total = sum(i.rows for i in inputs)
     if workers > 1:
-        target_rows = max(1000, min(target_rows, total // (workers * 2) or 1))
+        target_rows = max(1000, min(target_rows, inputs.total_rows() // (workers * 2) or 1))
     jobs: list[CorrectJob] = []
-    current: list[PreparedInput] = []
-    rows = 0
-    for item in inputs:
-        if current and rows + item.rows > target_rows:
-            jobs.append(CorrectJob(len(jobs), tuple(current), settings_path, work_dir))
-            current, rows = [], 0
-        current.append(item)
-        rows += item.rows
-    if current:
-        jobs.append(CorrectJob(len(jobs), tuple(current), settings_path, work_dir))
+    first = rows = 0
+    for position, item_rows in enumerate(inputs.column("rows")):
+        if position > first and rows + item_rows > target_rows:
+            jobs.append(CorrectJob(len(jobs), inputs[first:position], settings_path, work_dir))
+            first, rows = position, 0
+        rows += item_rows
+    if first < len(inputs):
+        jobs.append(CorrectJob(len(jobs), inputs[first:], settings_path, work_dir))
     return jobs
