@@ -43,7 +43,6 @@ from prefect.utilities.annotations import quote
 
 from corpusclean import pipeline
 from corpusclean.arrow_io import load_table, save_table
-from corpusclean.audit import Output
 from corpusclean.cache import PreparedCache, cache_root, file_sha256, input_key, settings_fingerprint
 from corpusclean.config import CleanConfig
 from corpusclean.lock import output_lock
@@ -52,8 +51,7 @@ from corpusclean.parallel import release_freed_memory
 from corpusclean import run_pool
 from corpusclean.input_table import InputTable
 from corpusclean.read import FileReport, InputFile, discover_inputs
-from corpusclean.report import report_page, save_page
-from corpusclean.segment import PARAGRAPH_SCHEMA
+from corpusclean.tables import PARAGRAPH_SCHEMA
 from corpusclean.write import MANIFEST, REPORT, clean_stale, commit_snapshot, current_snapshot, new_snapshot, write_dataset, write_manifest
 
 IO_RETRIES = 2
@@ -136,6 +134,9 @@ def write_task(out_dir: Path, paragraph_paths: list[Path], verdicts_path: Path, 
 
 
 def _save_report(staging: Path, manifest: dict[str, Any], logger) -> None:
+    from corpusclean.audit import Output  # DuckDB: imported only when there is an output to query
+    from corpusclean.report import report_page, save_page
+
     try:
         save_page(report_page(Output(staging, manifest=manifest)), staging / REPORT)
     except Exception as exc:  # the report is a view of the data: never lose the data for it
@@ -278,15 +279,17 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
             logger.warning("input %s has disappeared since the last run: its rows are %s", source, "kept" if cfg.keep_deleted else "retired")
         inputs = InputTable.concat(parts).sorted_by_source()
         del parts
-        release_freed_memory()  # what discovery and the prepare jobs' results left free: this process idles from here to deduplication
 
         t = time.perf_counter()
         settings_path = None
         if cfg.ocr:
             over_pool = None if on_dask else functools.partial(run_pool.map_items, workers=cfg.workers)
             vocabulary = pipeline.run_vocabulary(inputs, prepared, cfg.workers, over_pool)
-            del prepared
             durations["vocabulary"] = time.perf_counter() - t
+        del prepared
+        # What discovery and the prepare jobs' results left free: this process idles from here to deduplication.
+        release_freed_memory()
+        if cfg.ocr:
             settings_job = pipeline.OcrSettingsJob(cfg, vocabulary, substitutions, overrides, work_dir)
             del vocabulary
             if on_dask:
@@ -297,6 +300,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
                 run_pool.close(stop_forkserver=False)
                 settings_path = run_pool.call(pipeline.prepare_ocr_settings, settings_job, cfg.workers)
             del settings_job  # and its vocabulary: the corrector has it, in the settings file
+            release_freed_memory()
         # Without OCR the shards only gather their inputs (packed many to a cache file) into one file each.
         correct_jobs = pipeline.plan_correct_jobs(inputs, settings_path, work_dir, shards)
         if on_dask:

@@ -45,3 +45,35 @@ def test_pyarrow_works_without_importing_pandas_once_it_is_kept_out():
 def test_pandas_already_imported_is_left_alone():
     probe = "import pandas, sys; from corpusclean.own_process import keep_pandas_out; print(keep_pandas_out(), sys.modules['pandas'] is pandas)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False True"
+
+
+HEAP_PROBE = """
+import sys
+import numpy as np
+from corpusclean.own_process import HEAP_MMAP_THRESHOLD, return_freed_heap
+
+def anon_mb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("RssAnon")) >> 10
+
+fixed = return_freed_heap() if sys.argv[1] == "fixed" else False
+big = np.ones(16 << 20, np.uint8); del big  # a large block freed: glibc raises its threshold past 4 MB unless fixed
+before = anon_mb()
+blocks = [np.ones(HEAP_MMAP_THRESHOLD, np.uint8) for _ in range((64 << 20) // HEAP_MMAP_THRESHOLD)]
+after_last = np.ones(HEAP_MMAP_THRESHOLD // 2, np.uint8)  # still in use, above them in the heap: no trim reaches them
+del blocks
+print(fixed, anon_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt, and /proc")
+def test_freed_large_blocks_leave_the_process_once_the_heap_threshold_is_fixed():
+    def held(mode: str) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", HEAP_PROBE, mode], capture_output=True, text=True, check=True).stdout.split()
+        return out[0], int(out[1])
+
+    fixed, held_fixed = held("fixed")
+    if fixed != "True":
+        pytest.skip("not glibc")
+    _, held_default = held("default")
+    assert held_default >= 48  # the 64 MB of freed blocks stay in the heap
+    assert held_fixed <= 8

@@ -19,19 +19,12 @@ import pyarrow as pa
 
 from corpusclean.diff import DiffOp, diff_stats, word_diff
 from corpusclean.edits import Edit
+from corpusclean.errors import AuditError, UnknownId
 from corpusclean.segment import join_lines
 
 DATASETS = ("paragraphs", "duplicates", "corrections")
 # Stages whose edits replay on the whitespace-joined original text (``read`` edits are byte offsets instead).
 REPLAYED_STAGES = ("encoding", "ocr")
-
-
-class AuditError(Exception):
-    """The output directory or an id the user gave is not usable: a usage error (exit code 2)."""
-
-
-class UnknownId(AuditError, LookupError):
-    """No paragraph, cluster, source or edit has the id the user gave."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpusclean.embedded_api import EmbeddedApi
-from corpusclean.own_process import keep_pandas_out, use_returning_memory_pool
+from corpusclean.own_process import keep_pandas_out, return_freed_heap, use_returning_memory_pool
 
 # No outside network calls: this must be set before Prefect is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -152,6 +152,7 @@ def run(
     api = EmbeddedApi.start_early()
     if _OWNS_PROCESS:
         use_returning_memory_pool()
+        return_freed_heap()
     try:
         with console.status(f"cleaning {', '.join(final_paths)} into {final_out} …"):
             flow = _flow_for(settings)

@@ -32,9 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from corpusclean import audit
 from corpusclean.edits import Edit, replay_edits
-from corpusclean.segment import join_lines
+from corpusclean.errors import AuditError, UnknownId
 from corpusclean.lock import output_lock
 from corpusclean.write import (
     COMPRESSION, DATASETS, MANIFEST, REPORT, SNAPSHOTS, commit_snapshot, current_snapshot, new_snapshot, write_manifest,
@@ -44,7 +43,7 @@ OVERRIDES_FILE = "overrides.json"
 FORMAT_VERSION = 1
 
 
-class OverrideError(audit.AuditError):
+class OverrideError(AuditError):
     """The override cannot be applied as asked (nothing to restore, an edit that cannot be rejected): exit 2."""
 
 
@@ -254,6 +253,8 @@ def _replace_rows(table: pa.Table, key: str, updates: Mapping[str, Mapping[str, 
 
 def _recount(out_dir: Path) -> Callable[[dict[str, Any]], None]:
     """A manifest change that refreshes paragraph and edit counts from the datasets in ``out_dir``."""
+    from corpusclean import audit
+
     output = audit.open_output(out_dir)
     con = audit.connect(output)
     kept = con.execute("select count(*) from paragraphs").fetchall()[0][0]
@@ -297,6 +298,8 @@ def restore(out_dir: Path | str, paragraph_ids: Sequence[str] = (), cluster_id: 
     Raises:
         UnknownId: an id that is neither removed nor kept, or an unknown cluster.
     """
+    from corpusclean import audit
+
     root = audit.open_output(out_dir).root
     with output_lock(root):
         output = audit.open_output(current_snapshot(root) or root)  # read the snapshot we will replace
@@ -304,7 +307,7 @@ def restore(out_dir: Path | str, paragraph_ids: Sequence[str] = (), cluster_id: 
         if cluster_id is not None:
             ids = [r[0] for r in con.execute("select paragraph_id from duplicates where cluster_id = ?", [cluster_id]).fetchall()]
             if not ids and not con.execute("select count(*) from paragraphs where cluster_id = ?", [cluster_id]).fetchall()[0][0]:
-                raise audit.UnknownId(f"no cluster with id {cluster_id!r} in {root}")
+                raise UnknownId(f"no cluster with id {cluster_id!r} in {root}")
             paragraph_ids = [*paragraph_ids, *ids]
         wanted = list(dict.fromkeys(paragraph_ids))
         rows = audit._arrow(con, "select * from duplicates where list_contains(?, paragraph_id)", [wanted])
@@ -314,7 +317,7 @@ def restore(out_dir: Path | str, paragraph_ids: Sequence[str] = (), cluster_id: 
             "select paragraph_id from paragraphs where list_contains(?, paragraph_id)", [missing]).fetchall()} if missing else set()
         unknown = [p for p in missing if p not in already_kept]
         if unknown:
-            raise audit.UnknownId(f"no paragraph with id {', '.join(map(repr, unknown))} in {root}")
+            raise UnknownId(f"no paragraph with id {', '.join(map(repr, unknown))} in {root}")
         overrides = load_overrides(root)
         now = _now()
         records = tuple(
@@ -389,9 +392,11 @@ def without_edit(base_text: str, rows: Sequence[Mapping[str, Any]], edit_index: 
     dropped too; later edits elsewhere are re-positioned for the text as it
     now stands. ``read`` edits (undecodable bytes) cannot be rejected.
     """
+    from corpusclean import audit
+
     target = next((r for r in rows if r["edit_index"] == edit_index), None)
     if target is None:
-        raise audit.UnknownId(f"paragraph has no edit {edit_index}")
+        raise UnknownId(f"paragraph has no edit {edit_index}")
     if target["stage"] not in audit.REPLAYED_STAGES:
         raise OverrideError(f"a {target['stage']!r} edit cannot be rejected (the bytes could not be decoded)")
     kept: list[dict[str, Any]] = []
@@ -440,6 +445,9 @@ def reject_edit(out_dir: Path | str, edit_id: str) -> RejectResult:
     its ``corrections`` rows are rewritten; dedup is not rerun (the next run
     sees the text as rebuilt, with the word on the do-not-fix list).
     """
+    from corpusclean import audit
+    from corpusclean.segment import join_lines
+
     root = audit.open_output(out_dir).root
     paragraph_id, edit_index = audit.parse_edit_id(edit_id)
     with output_lock(root):

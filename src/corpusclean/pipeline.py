@@ -35,17 +35,19 @@ from corpusclean.cache import NewEntry, PreparedCache, PreparedInput, file_sha25
 from corpusclean.input_table import InputTable
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA, Edit, edits_to_table, run_batch_text_stage, sequence_edits
-from corpusclean.encoding import repair_encodings
-from corpusclean.overrides import Overrides, apply_rejections, restore_verdicts
 from corpusclean.parallel import release_freed_memory, usable_cores
 from corpusclean.read import Document, FileReport, InputFile, can_stream, read_input, stream_input
-from corpusclean.segment import PARAGRAPH_SCHEMA, segment_document, segment_documents, segment_stream
-from corpusclean.text_stats import word_counts
+from corpusclean.tables import PARAGRAPH_SCHEMA
 from corpusclean.verdicts import all_kept, split_rows
 from corpusclean.write import DatasetWriter
 
 if TYPE_CHECKING:
     from corpusclean.dedup import DedupResult
+    from corpusclean.overrides import Overrides
+
+# The stages' modules (segmentation, encoding repair, statistics: Numba kernels each) are imported where they
+# are called: the flow's process only plans and orders the steps until deduplication, and holds every module it
+# imports through the OCR stage's peak (with all of them, 40 MB more of its own memory, see docs/flow.md).
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,6 +116,7 @@ def prepare_shard(files: Sequence[InputFile], config: CleanConfig, overrides: Ov
     over every prepared paragraph of the run (:func:`count_run_vocabulary`),
     so the corrector sees clean spellings.
     """
+    from corpusclean.segment import segment_document
     seconds: dict[str, float] = {}
     tables: list[pa.Table] = []
     read_edits: list[pa.Table] = []
@@ -140,6 +143,8 @@ def clean_segmented(
     paragraphs: pa.Table, config: CleanConfig, overrides: Overrides | None, seconds: dict[str, float]
 ) -> tuple[pa.Table, pa.Table]:
     """The per-paragraph part of the prepare step: encoding repair, rejected edits undone."""
+    from corpusclean.encoding import repair_encodings
+    from corpusclean.overrides import apply_rejections
     edits = EDIT_SCHEMA.empty_table()
     if config.encoding:
         start = time.perf_counter()
@@ -239,6 +244,7 @@ def prepare_streamed(
 
     Returns ``None`` when the file cannot be streamed (UTF-16/32): the caller reads it whole.
     """
+    from corpusclean.segment import segment_stream
     start = time.perf_counter()
     chunks, report = stream_input(item)
     if chunks is None and report.status != "skipped":
@@ -325,6 +331,7 @@ def ocr_settings(
 
 def correct_shard(paragraphs: pa.Table, settings: OcrSettings) -> tuple[pa.Table, pa.Table]:
     """Fix OCR errors in a shard's paragraphs; returns the table and the ``ocr`` edits."""
+    from corpusclean.overrides import apply_rejections
     corrector = settings.corrector
 
     def stage(texts: list[str]) -> list[tuple[str, list[Edit]]]:
@@ -376,6 +383,7 @@ class EditCounts:
 
 def add_paragraph_stats(paragraphs: pa.Table, edit_counts: EditCounts) -> pa.Table:
     """Add ``word_count``, ``char_count`` and ``edit_count`` columns."""
+    from corpusclean.text_stats import word_counts
     text = paragraphs.column("text")
     words = word_counts(text)
     chars = pc.utf8_length(text)
@@ -399,6 +407,7 @@ def deduplication_verdicts(paragraphs: pa.Table, config: CleanConfig, overrides:
 
     Paragraphs a reviewer restored (``overrides``) are kept whatever the similarity says.
     """
+    from corpusclean.overrides import restore_verdicts
     verdicts = _deduplicate(paragraphs, config).verdicts if config.dedup else all_kept(paragraphs.num_rows)
     if overrides is not None and overrides.restored:
         verdicts = restore_verdicts(verdicts, paragraphs.column("paragraph_id"), overrides)
@@ -699,6 +708,7 @@ def _prepare_batch(
     out: list[PreparedInput | None],
 ) -> pa.Table:
     """Segment and repair the read documents of ``batch`` together, then cache one entry per file; returns their paragraphs."""
+    from corpusclean.segment import segment_documents
     seconds: dict[str, float] = {"read": read_seconds}
     start = time.perf_counter()
     documents = [(document.source, document.text) for _, _, document, _ in batch if document is not None]

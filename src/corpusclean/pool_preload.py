@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from corpusclean.own_process import keep_pandas_out, use_returning_memory_pool
+from corpusclean.own_process import keep_pandas_out, return_freed_heap, use_returning_memory_pool
 
 keep_pandas_out()  # before the pipeline's first pa.table call would import it
 
@@ -47,5 +47,6 @@ def _load_join_lexicon() -> None:
 
 
 use_returning_memory_pool()  # before any worker forks: each inherits it
+return_freed_heap()
 _warm_up()
 _load_join_lexicon()

@@ -22,18 +22,8 @@ import pyarrow as pa
 import regex
 
 from corpusclean.parallel import release_freed_memory
+from corpusclean.tables import PARAGRAPH_SCHEMA
 
-PARAGRAPH_SCHEMA = pa.schema(
-    [
-        pa.field("paragraph_id", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("paragraph_index", pa.int64(), nullable=False),
-        pa.field("start_offset", pa.int64(), nullable=False),
-        pa.field("end_offset", pa.int64(), nullable=False),
-        pa.field("original_text", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-    ]
-)
 
 _BLANK_LINE = regex.compile(r"\n[^\S\n]*(?:\n[^\S\n]*)+")
 _NON_SPACE = regex.compile(r"\S")
