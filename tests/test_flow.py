@@ -160,3 +160,15 @@ def test_char_shingles_find_the_same_seed_duplicates(prefect_harness, tmp_path):
     assert (kept["text"].str.strip().str.lower() == "stalin and lenin relationship").sum() == 1
     eight = removed[removed["text"].str.startswith("Eight days earlier")]
     assert len(eight) == 1 and kept.set_index("paragraph_id").loc[eight["kept_paragraph_id"].iloc[0], "source"].startswith("003_")
+
+
+def test_the_flows_process_imports_no_stage_kernels_before_it_needs_them():
+    """The console script and the flow import neither Numba nor DuckDB: the process holds what it imports
+    through the OCR stage's peak, and only deduplication and the report need them (docs/flow.md)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, corpusclean.cli, flows.clean_corpus; print(sorted({'numba', 'duckdb', 'ftfy'} & set(sys.modules)))"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
