@@ -67,14 +67,18 @@ print(fixed, anon_mb() - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt, and /proc")
 def test_freed_large_blocks_leave_the_process_once_the_heap_threshold_is_fixed():
+    # Dask's nanny (the LocalCluster test) leaves MALLOC_TRIM_THRESHOLD_ in this process's environment, and any
+    # such setting also stops glibc raising its mmap threshold: the probes run without them.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
     def held(mode: str) -> tuple[str, int]:
-        out = subprocess.run([sys.executable, "-c", HEAP_PROBE, mode], capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run([sys.executable, "-c", HEAP_PROBE, mode], env=env, capture_output=True, text=True, check=True).stdout.split()
         return out[0], int(out[1])
 
     fixed, held_fixed = held("fixed")
     if fixed != "True":
         pytest.skip("not glibc")
     _, held_default = held("default")
-    if held_default < 48:  # seen once in a full CI run, never alone: something gave the blocks back anyway
+    if held_default < 48:  # a glibc that does not raise its threshold: nothing to show
         pytest.skip(f"this process's heap held {held_default} MB of the 64 MB freed without the fixed threshold")
     assert held_fixed <= 8  # the 64 MB of freed blocks left with it
