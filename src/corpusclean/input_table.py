@@ -5,7 +5,7 @@ from the prepare stage to the end of the run. As objects, the 36,000 inputs of
 the 200 MB benchmark corpus took 66 MB of that process's heap once unpickled
 from the prepare jobs, and memory that pymalloc frees stays with the process,
 so it was there through the OCR stage and deduplication, the run's peaks. As
-columns they are ~12 MB of Arrow buffers. :class:`InputTable` keeps them so and
+columns they are ~10 MB of Arrow buffers. :class:`InputTable` keeps them so and
 makes an entry only when one is asked for.
 """
 
