@@ -124,8 +124,50 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _find_malloc_trim()
 
 
+def _find_madvise() -> Callable[[int, int, int], int] | None:
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (AttributeError, OSError):
+        return None
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    return madvise
+
+
+_MADVISE = _find_madvise()
+_MADV_PAGEOUT = 21  # Linux 5.4+: reclaim the range's pages that no other process maps (a hint: never changes data)
+COMPILER_LIBRARY = "libllvmlite"
+"""Numba's compiler (LLVM), by the name of its shared library: needed only to compile or load a kernel."""
+
+
+def page_out_library(name: str = COMPILER_LIBRARY) -> int:
+    """Let go of this process's resident pages of the shared libraries whose path contains ``name``; returns the
+    bytes of mapping asked about (0 where the OS has no ``MADV_PAGEOUT``: Linux before 5.4, other systems).
+
+    Loading Numba's cached kernels runs LLVM, whose ~70 MB of code then stay
+    resident, and counted in the process's memory, long after the last
+    kernel is loaded. The kernel reclaims only pages no other process maps
+    and reads them back from the file if they are touched again (a kernel
+    compiled or loaded later), so this changes no data and costs only time.
+    """
+    if _MADVISE is None:
+        return 0
+    try:
+        with open("/proc/self/maps") as maps:
+            lines = [line for line in maps if name in line]
+    except OSError:
+        return 0
+    asked = 0
+    for line in lines:
+        start, end = (int(bound, 16) for bound in line.split(maxsplit=1)[0].split("-"))
+        if _MADVISE(start, end - start, _MADV_PAGEOUT) == 0:
+            asked += end - start
+    return asked
+
+
 def release_freed_memory(collect: bool = True) -> None:
-    """Return free memory to the operating system: Arrow's pool's, and the C heap's (glibc ``malloc_trim``).
+    """Return free memory to the operating system: Arrow's pool's, the C heap's (glibc ``malloc_trim``), and
+    Numba's compiler's resident code (:func:`page_out_library`).
 
     Large passes over many mid-sized allocations (page texts, per-shard
     arrays) leave hundreds of MB free but fragmented in the heap, still
@@ -139,6 +181,7 @@ def release_freed_memory(collect: bool = True) -> None:
     pa.default_memory_pool().release_unused()
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+    page_out_library()
 
 
 def as_text_array(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -16,7 +16,7 @@ from corpusclean.own_process import keep_pandas_out, return_freed_heap, use_retu
 
 keep_pandas_out()  # before the pipeline's first pa.table call would import it
 
-from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, pipeline, read, run_pool, segment, word_scan  # noqa: E402, F401
+from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, parallel, pipeline, read, run_pool, segment, word_scan  # noqa: E402, F401
 
 
 def _warm_up() -> None:
@@ -50,3 +50,5 @@ use_returning_memory_pool()  # before any worker forks: each inherits it
 return_freed_heap()
 _warm_up()
 _load_join_lexicon()
+# The kernels are loaded: the workers, forked from here, never run LLVM, so its pages stay with this process alone.
+parallel.page_out_library()
