@@ -91,7 +91,9 @@ def test_urls_emails_numbers_and_code_untouched_by_table() -> None:
 @pytest.mark.parametrize(
     "source, target, expected",
     [("LICBKNCCHT", "Liebknecht", "LIEBKNECHT"), ("Radck", "radek", "Radek"), ("tbe", "the", "the"),
-     ("mcdonald", "McDonald", "McDonald"), ("a", "b", "b")],
+     ("mcdonald", "McDonald", "McDonald"), ("a", "b", "b"),
+     # a dropped stray first letter: the case is the kept letters' (BLN600: lNorth, Iwas; GHT: vSilver)
+     ("lNorth", "north", "North"), ("Iwas", "was", "was"), ("vSilver", "silver", "Silver"), ("IWAS", "was", "WAS")],
 )
 def test_transfer_case(source: str, target: str, expected: str) -> None:
     assert transfer_case(source, target) == expected

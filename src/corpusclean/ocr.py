@@ -193,8 +193,14 @@ def transfer_case(source: str, target: str) -> str:
     ALL CAPS stays all caps, a capitalised word gets a capitalised
     replacement, lower case keeps ``target`` as written (so a table entry
     ``mcdonald -> McDonald`` keeps its inner capital). Mixed case is left to
-    ``target``.
+    ``target``. A correction that only drops one or two leading characters
+    (a stray mark read as a letter: ``lNorth``, ``Iwas``) takes the case of
+    the characters it keeps: ``North``, ``was``.
     """
+    for dropped in (1, 2):
+        if len(source) > dropped + 1 and source[dropped:].lower() == target.lower():
+            source = source[dropped:]
+            break
     letters = [ch for ch in source if ch.isalpha()]
     if len(letters) > 1 and all(ch.isupper() for ch in letters):
         return target.upper()
