@@ -29,6 +29,10 @@ def test_a_run_restricted_copy_gives_the_same_associations() -> None:
     context = load_bigram_context("en")
     words = sorted({context.key(w) for w in SEEDS.joinpath("003_d2c8fecce16cc85c.txt").read_text().split() if w.isalpha()})
     small = context.restricted(words)
-    assert len(small.bigrams) < len(context.bigrams) / 5 and len(small.unigrams) < len(context.unigrams) / 100
+    assert small.pairs < context.pairs / 5 and len(small.unigrams) < len(context.unigrams) / 100
+    listed = 0
     for left, right in itertools.islice(itertools.product(words, repeat=2), 20000):
         assert small.association(left, right) == context.association(left, right)
+        assert small.has_pair(left, right) == context.has_pair(left, right)
+        listed += context.has_pair(left, right)
+    assert listed > 100  # the packed pairs are looked up, not only the unlisted bound

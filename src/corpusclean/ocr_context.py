@@ -23,6 +23,8 @@ words on either side and renormalises.
 
 from __future__ import annotations
 
+import array
+import bisect
 import functools
 from importlib import resources
 from pathlib import Path
@@ -41,9 +43,13 @@ class BigramContext:
 
     def __init__(self, unigrams: dict[str, float], bigrams: dict[str, float], total: float) -> None:
         self.unigrams = unigrams
-        self.bigrams = bigrams
+        self.bigrams: dict[str, float] | None = bigrams
+        """The pairs' counts by ``"left right"``; ``None`` in a :meth:`restricted` copy, which holds them packed."""
         self.total = total
         self.floor = min(bigrams.values(), default=1.0)
+        self._word_ids: dict[str, int] = {}
+        self._pair_keys = array.array("q")
+        self._pair_counts = array.array("d")
 
     def restricted(self, words: Iterable[str]) -> "BigramContext":
         """The same counts for ``words`` only (in :meth:`key` form), and the pairs among them.
@@ -52,17 +58,43 @@ class BigramContext:
         corrector keeps this much smaller copy, which travels to worker
         processes with it instead of every worker loading the whole list.
         Associations between the kept words are unchanged (same counts,
-        total and floor).
+        total and floor). The pairs are packed as sorted keys (two word ids)
+        and counts, 16 bytes a pair: as a dict of ``"left right"`` strings
+        the 200 MB bench run's 119,000 pairs took 21 MB of each OCR worker's
+        memory, against ~2 MB packed; a lookup costs ~0.7 µs instead of ~0.1.
         """
-        keep = {w: self.unigrams[w] for w in set(words) if w in self.unigrams}
-        bigrams = {}
-        for pair, count in self.bigrams.items():
+        keep = {w: self.unigrams[w] for w in sorted(set(words)) if w in self.unigrams}
+        ids = {w: i for i, w in enumerate(keep)}
+        pairs: list[tuple[int, float]] = []
+        for pair, count in (self.bigrams or {}).items():
             left, _, right = pair.partition(" ")
-            if left in keep and right in keep:
-                bigrams[pair] = count
-        restricted = BigramContext(keep, bigrams, self.total)
+            if left in ids and right in ids:
+                pairs.append((ids[left] * len(ids) + ids[right], count))
+        pairs.sort()
+        restricted = BigramContext(keep, {}, self.total)
+        restricted.bigrams = None
         restricted.floor = self.floor
+        restricted._word_ids = ids
+        restricted._pair_keys = array.array("q", [key for key, _ in pairs])
+        restricted._pair_counts = array.array("d", [count for _, count in pairs])
         return restricted
+
+    @property
+    def pairs(self) -> int:
+        """How many word pairs the counts list."""
+        return len(self.bigrams) if self.bigrams is not None else len(self._pair_keys)
+
+    def _pair_count(self, left: str, right: str) -> float | None:
+        if self.bigrams is not None:
+            return self.bigrams.get(left + " " + right)
+        ids = self._word_ids
+        left_id, right_id = ids.get(left), ids.get(right)
+        if left_id is None or right_id is None:
+            return None
+        key = left_id * len(ids) + right_id
+        keys = self._pair_keys
+        at = bisect.bisect_left(keys, key)
+        return self._pair_counts[at] if at < len(keys) and keys[at] == key else None
 
     @staticmethod
     def key(word: str) -> str:
@@ -82,14 +114,14 @@ class BigramContext:
         if not count_left or not count_right:
             return 1.0
         expected = count_left * count_right / self.total
-        pair = self.bigrams.get(left + " " + right)
+        pair = self._pair_count(left, right)
         if pair is None:
             return max(min(1.0, UNLISTED_SHARE * self.floor / expected), 1.0 / MAX_ASSOCIATION)
         return max(min(pair / expected, MAX_ASSOCIATION), 1.0 / MAX_ASSOCIATION)
 
     def has_pair(self, left: str, right: str) -> bool:
         """Whether the counts list ``left right`` (both in :meth:`key` form): unlisted pairs get no more than no evidence."""
-        return left + " " + right in self.bigrams
+        return self._pair_count(left, right) is not None
 
     def fit(self, left: str | None, word: str, right: str | None) -> float:
         """``word``'s association with the word before it times that with the word after it."""
