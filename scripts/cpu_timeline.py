@@ -35,6 +35,8 @@ def main() -> None:
     command = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]
     if not command:
         sys.exit(__doc__)
+    if not os.path.exists("/proc/stat"):
+        sys.exit("cpu_timeline: Linux only (reads /proc/stat)")
     cores = os.cpu_count() or 1
     start = time.monotonic()
     events: list[tuple[float, str]] = []

@@ -165,7 +165,7 @@ run_pool.close()
 def test_the_forkserver_keeps_none_of_the_compilers_code_once_the_kernels_are_loaded() -> None:
     out = subprocess.run([sys.executable, "-c", FORKSERVER_PROBE, str(Path(__file__).parent)], capture_output=True, text=True, check=True)
     held = json.loads(out.stdout)
-    if held.get("Rss", 0) == 0 and "Size" not in held:
+    if not held:
         pytest.skip("the forkserver did not load Numba")
     if parallel._MADVISE is None:
         pytest.skip("no madvise here")

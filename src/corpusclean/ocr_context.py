@@ -72,7 +72,7 @@ class BigramContext:
                 pairs.append((ids[left] * len(ids) + ids[right], count))
         pairs.sort()
         restricted = BigramContext(keep, {}, self.total)
-        restricted.bigrams = None
+        restricted.bigrams = None  # packed below
         restricted.floor = self.floor
         restricted._word_ids = ids
         restricted._pair_keys = array.array("q", [key for key, _ in pairs])
