@@ -82,3 +82,40 @@ def test_freed_large_blocks_leave_the_process_once_the_heap_threshold_is_fixed()
     if held_default < 48:  # a glibc that does not raise its threshold: nothing to show
         pytest.skip(f"this process's heap held {held_default} MB of the 64 MB freed without the fixed threshold")
     assert held_fixed <= 8  # the 64 MB of freed blocks left with it
+
+
+BLAS_PROBE = """
+import sys
+import numba
+import numpy as np
+from corpusclean.own_process import skip_numba_blas_probe
+assert skip_numba_blas_probe() and skip_numba_blas_probe()
+
+@numba.njit
+def dot(a, b):
+    return np.dot(a, b)
+
+@numba.njit
+def solve(a, b):
+    return np.linalg.solve(a, b)
+
+a = np.arange(4.0)
+assert dot(a, a) == 14.0  # Numba's own loop
+assert np.allclose(solve(np.eye(2) * 2.0, np.ones(2)), 0.5)  # np.linalg still finds BLAS and LAPACK
+import numba.np.arraymath as arraymath
+print(arraymath._HAVE_BLAS, "scipy.linalg" in sys.modules)
+"""
+
+
+def test_the_blas_probe_is_skipped_and_kernels_still_compile():
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True, check=True).stdout.split()
+    # scipy.linalg arrives only with np.linalg's own call, after arraymath decided without it.
+    assert out == ["False", "True"]
+
+
+def test_the_blas_probe_cannot_be_skipped_once_numba_loaded_a_kernel():
+    probe = (
+        "import numba.np.arraymath; from corpusclean.own_process import skip_numba_blas_probe;"
+        "print(skip_numba_blas_probe(), numba.np.arraymath._HAVE_BLAS)"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split() == ["False", "True"]

@@ -9,8 +9,10 @@ module imports nothing heavy, so the console script can call
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import os
 import sys
+from types import ModuleType
 
 
 def use_returning_memory_pool() -> str:
@@ -96,3 +98,64 @@ class _NoPandas(importlib.abc.MetaPathFinder):
         if fullname == "pandas" or fullname.startswith("pandas."):
             raise ModuleNotFoundError(f"No module named {fullname!r} (kept out by corpusclean)", name=fullname)
         return None
+
+
+def skip_numba_blas_probe() -> bool:
+    """Spare Numba its BLAS probe in this process; returns whether the probe will be skipped.
+
+    The first time Numba compiles or loads any kernel it imports
+    ``numba.np.arraymath``, which imports ``scipy.linalg`` (~0.3 s and ~20 MB
+    here) only to learn whether ``np.dot`` on floats may call BLAS. No
+    corpusclean kernel does linear algebra. With the probe skipped, ``np.dot``
+    and ``np.vdot`` in this process's kernels use Numba's own loop; the
+    ``np.linalg`` functions still find BLAS. For processes that are
+    corpusclean's own only (see the module's docstring). Call it before Numba
+    loads a kernel; once ``numba.np.arraymath`` is imported it is too late
+    (returns ``False``).
+    """
+    if any(isinstance(finder, _ArraymathWithoutBlasProbe) for finder in sys.meta_path):
+        return True
+    if "numba.np.arraymath" in sys.modules:
+        return False
+    sys.meta_path.insert(0, _ArraymathWithoutBlasProbe())
+    return True
+
+
+class _ArraymathWithoutBlasProbe(importlib.abc.MetaPathFinder):
+    """Finds ``numba.np.arraymath`` as usual, but runs it with ``numba.np.linalg.ensure_blas`` failing.
+
+    arraymath binds ``ensure_blas`` when it is imported and calls it once, at
+    import, to set its ``_HAVE_BLAS``; the real function is put back at once,
+    for ``numba.np.linalg``'s own callers.
+    """
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "numba.np.arraymath":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)  # type: ignore[arg-type]
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _WithoutBlasProbe(spec.loader)
+        return spec
+
+
+class _WithoutBlasProbe(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        import numba.np.linalg as linalg
+
+        ensure_blas = linalg.ensure_blas
+        linalg.ensure_blas = _no_blas
+        try:
+            self._loader.exec_module(module)
+        finally:
+            linalg.ensure_blas = ensure_blas
+
+
+def _no_blas() -> None:
+    raise ImportError("BLAS probe skipped: corpusclean's kernels do no linear algebra")
