@@ -25,15 +25,22 @@ reads only the postings of its rarest samples (a prefix filter, see
 
 from __future__ import annotations
 
+from typing import Callable, Iterable, TypeVar
+
 import numba
 import numpy as np
 
 from corpusclean.lsh import sorted_unique
 from corpusclean.shingles import ShingleSets
 
+T = TypeVar("T")
+
 DEFAULT_SAMPLE_SIZE = 16
 DEFAULT_MIN_HITS = 7
 DEFAULT_MAX_POSTINGS = 256
+JOIN_PIECES = 8
+"""Row ranges the containment join is cut into (see :meth:`SampleIndex.pairs`): enough for two or more threads
+to share it evenly, beside the LSH's banding, which runs at the same time (``dedup``)."""
 
 
 def candidate_pairs(
@@ -116,10 +123,27 @@ class SampleIndex:
         *,
         min_hits: int = DEFAULT_MIN_HITS,
         max_postings: int = DEFAULT_MAX_POSTINGS,
+        map_pieces: Callable[[Callable[[tuple[int, int]], T], Iterable[tuple[int, int]]], Iterable[T]] = map,
     ) -> np.ndarray:
-        """Candidate ``(container, contained)`` pairs, sorted (see :func:`candidate_pairs`)."""
+        """Candidate ``(container, contained)`` pairs, sorted (see :func:`candidate_pairs`).
+
+        The rows are joined in :data:`JOIN_PIECES` ranges through ``map_pieces``
+        (``map``, or an executor's ``map`` to join them on its threads: the join
+        is compiled code that releases the GIL); the pairs do not depend on it.
+        """
         n = len(self.sample_offsets) - 1
-        container, contained = _join(self.sample_offsets, self.query_index, posting_offsets, posting_rows, sizes, min_hits, max_postings)
+        cuts = np.linspace(0, n, JOIN_PIECES + 1).astype(np.int64)
+        ranges = [(int(lo), int(hi)) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]
+
+        def join(rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+            return _join(self.sample_offsets, self.query_index, posting_offsets, posting_rows, sizes, min_hits, max_postings, *rows)
+
+        found = list(map_pieces(join, ranges))
+        if not found:
+            return np.zeros((0, 2), dtype=np.int64)
+        container = np.concatenate([piece[0] for piece in found])
+        contained = np.concatenate([piece[1] for piece in found])
+        del found
         if len(contained) == 0:
             return np.zeros((0, 2), dtype=np.int64)
         keys = sorted_unique(container * n + contained)
@@ -241,8 +265,8 @@ def _find(keys, slots, bitmap, shift, mask, value):  # pragma: no cover - compil
 
 
 @numba.njit(cache=True, nogil=True)
-def _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, min_hits, max_postings):  # pragma: no cover
-    """For each row, the larger rows holding at least ``min(min_hits, samples)`` of its sampled
+def _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, min_hits, max_postings, first, last):  # pragma: no cover
+    """For each row of ``first:last``, the larger rows holding at least ``min(min_hits, samples)`` of its sampled
     hashes (hashes with more than ``max_postings`` postings count as misses): ``(container, contained)``.
 
     Prefix filter: a row with ``u`` usable samples needing ``m`` hits shares at
@@ -257,7 +281,7 @@ def _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, mi
     out_contained = np.empty(capacity, dtype=np.int64)
     k = 0
     longest = 0
-    for r in range(n):
+    for r in range(first, last):
         longest = max(longest, sample_offsets[r + 1] - sample_offsets[r])
     usable = np.empty(longest, dtype=np.int64)
     counts = np.empty(longest, dtype=np.int64)
@@ -265,7 +289,7 @@ def _join(sample_offsets, sample_index, posting_offsets, posting_rows, sizes, mi
     seen_by = np.full(n, -1, dtype=np.int64)  # the row whose prefix last found this row
     hits = np.zeros(n, dtype=np.int64)
     found = np.empty(longest * max_postings, dtype=np.int64)
-    for r in range(n):
+    for r in range(first, last):
         total = sample_offsets[r + 1] - sample_offsets[r]
         needed = min(min_hits, total)
         u = 0

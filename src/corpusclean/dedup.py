@@ -471,15 +471,16 @@ def _rep_candidates(
     hit_index = np.concatenate([h[0] for h in hits]) if hits else np.zeros(0, np.int32)
     hit_counts = np.concatenate([h[1] for h in hits]) if hits else np.zeros(0, np.int32)
     del hits
-    # LSH banding and the containment join each run on one core (compiled code and sorts, without the
-    # GIL) and need nothing of each other: side by side when there are two workers.
-    with ThreadPoolExecutor(max_workers=1) if workers > 1 else _InCaller() as beside:
-        near_rows = beside.submit(banded, priority=rank[reps], members=reps)
+    # LSH banding and the containment join are compiled code and sorts, without the GIL, and need nothing
+    # of each other: the banding runs on one thread while this one lists the postings, then the join's
+    # pieces go to whichever thread is free (the join takes about twice as long as the banding).
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _InCaller() as pool:
+        near_rows = pool.submit(banded, priority=rank[reps], members=reps)
         posting_offsets, posting_rows = index.postings(hit_index, hit_counts)
         del hit_index, hit_counts
         if sets is None:  # large input: trim the heap
             release_freed_memory()
-        contained = index.pairs(posting_offsets, posting_rows, sizes)
+        contained = index.pairs(posting_offsets, posting_rows, sizes, map_pieces=pool.map)
         del posting_offsets, posting_rows
         near = reps[near_rows.result()]
     if sets is None:  # large input: trim the heap
@@ -801,3 +802,6 @@ class _InCaller:
         future: Future = Future()
         future.set_result(fn(*args, **kwargs))
         return future
+
+    def map(self, fn, iterable):
+        return map(fn, iterable)
