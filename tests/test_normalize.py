@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _seed_paragraphs import seed_paragraphs
-from corpusclean.normalize import normalize_batch, normalize_text, token_hash, tokenize, tokenize_batch
+from corpusclean.normalize import normalize_batch, normalize_text, read_mojibake, token_hash, tokenize, tokenize_batch
 
 
 def reference_hashes(text: str) -> list[int]:
@@ -107,3 +107,57 @@ def test_batch_matches_reference_for_every_bmp_character_in_context():
     texts = [f"A{c}b'{c}\u00e9 {c}{c}x" for c in chars] + [f"é{c}" for c in chars[::7]]
     batch = tokenize_batch(texts)
     assert [batch.row(i).tolist() for i in range(len(texts))] == [reference_hashes(t) for t in texts]
+
+
+def _garbled(text: str, how: str) -> str:
+    """``text`` as a mis-set page shows it: each non-ASCII character's UTF-8 bytes decoded as cp1252 or Latin-1,
+    or (``lead_lost``) as cp1252 with the first byte's character gone."""
+    out = []
+    for char in text:
+        raw = char.encode("utf-8")
+        if char.isascii():
+            out.append(char)
+        elif how == "latin1":
+            out.append(raw.decode("latin-1"))
+        else:
+            shown = raw.decode("cp1252")
+            out.append(shown[1:] if how == "lead_lost" else shown)
+    return "".join(out)
+
+
+def test_mojibake_is_read_as_the_characters_it_stands_for():
+    text = "The king’s men — ‘all of them’ — met at the café… in Zürich"  # not ”: E2 80 9D, and cp1252 has no 9D
+    for how in ("cp1252", "latin1"):
+        assert _garbled(text, how) != text
+        assert tokenize(_garbled(text, how)) == tokenize(text)
+    # A lost lead byte leaves only punctuation's trail (E2 80 xx), which is read again too.
+    assert tokenize(_garbled("The king’s men — “all…", "lead_lost")) == tokenize("The king’s men — “all…")
+    assert tokenize("5€–10€ and São") == ["5", "10", "and", "são"]  # a price range and a real "ã" stay as they are
+
+
+# Characters whose UTF-8 bytes all show in cp1252 (none of 0x81, 0x8D, 0x8F, 0x90, 0x9D), the kind a page carries.
+_SHOWABLE = [c for c in "’‘“”—–…éèàçñüößœ€©°½ÂÃâ" if all(b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D) for b in c.encode())]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["the", "king", "s", " ", "'", "-", *_SHOWABLE]), max_size=30), st.sampled_from(["cp1252", "latin1"]))
+def test_garbled_text_compares_as_its_original_and_the_batch_agrees(parts, how):
+    text = "".join(parts)
+    garbled = _garbled(text, how)
+    if read_mojibake(text) == text:  # an original that is not itself readable as mojibake
+        assert tokenize(garbled) == tokenize(text)
+    batch = tokenize_batch([text, garbled])
+    assert [batch.row(0).tolist(), batch.row(1).tolist()] == [reference_hashes(text), reference_hashes(garbled)]
+
+
+# Leads, continuations, a deleted quote and a combining mark that composes a lead: folding can make mojibake.
+_FOLDING_INTO_MOJIBAKE = ["a", " ", "'", "\u0302", "1", *"ÂÃâãáÅ€ŠŒšœžƒˆ™©ª\u0080\u0099\u212b"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_FOLDING_INTO_MOJIBAKE), max_size=12))
+def test_batch_matches_reference_and_stays_idempotent_where_folding_makes_mojibake(text):
+    batch = tokenize_batch([text])
+    assert batch.row(0).tolist() == reference_hashes(text)
+    once = normalize_text(text)
+    assert normalize_text(once) == once

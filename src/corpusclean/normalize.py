@@ -3,11 +3,15 @@
 Deduplication never writes this form; it only compares it. A paragraph's
 *normalised tokens* are obtained by
 
-1. Unicode NFKC (ligatures, full-width forms, compatibility spaces fold),
-2. ``str.casefold`` (case, including ``ß`` -> ``ss`` and final sigma),
-3. deleting apostrophes and single quotes (``don't`` == ``dont``; OCR often
+1. reading mojibake as the characters it stands for (:func:`read_mojibake`:
+   ``kingâ€™s`` and ``king€™s`` are ``king’s``, ``cafÃ©`` is ``café``), so a
+   copy whose encoding was garbled still matches its original when the
+   encoding stage did not run or could not repair it,
+2. Unicode NFKC (ligatures, full-width forms, compatibility spaces fold),
+3. ``str.casefold`` (case, including ``ß`` -> ``ss`` and final sigma),
+4. deleting apostrophes and single quotes (``don't`` == ``dont``; OCR often
    drops or mangles them, and curly vs straight quotes then cannot matter),
-4. splitting on every run of characters that are not letters, numbers or
+5. splitting on every run of characters that are not letters, numbers or
    combining marks (punctuation, double quotes, dashes, whitespace).
 
 :func:`tokenize` is the reference definition, one string at a time.
@@ -20,7 +24,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numba
 import numpy as np
@@ -35,9 +39,76 @@ _QUOTES = regex.compile(r"['\u2018\u2019\u201a\u201b\u02bc\u02bb\u0060\u00b4\u20
 _SEPARATORS = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
 
 
+def _byte_renderings() -> dict[str, int]:
+    """Each character that shows a byte 0x80-0xFF when UTF-8 is decoded as cp1252 or Latin-1, and that byte."""
+    shown: dict[str, int] = {}
+    for byte in range(0x80, 0x100):
+        shown[bytes([byte]).decode("latin-1")] = byte  # 0x80-0x9F: C1 controls
+        try:
+            shown[bytes([byte]).decode("cp1252")] = byte  # 0x80-0x9F: € ‚ ƒ … ™ œ and the rest
+        except UnicodeDecodeError:
+            pass  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: no cp1252 character, lost to U+FFFD
+    return shown
+
+
+_BYTE_SHOWN_AS = _byte_renderings()
+MOJIBAKE_CONTINUATIONS = frozenset(c for c, byte in _BYTE_SHOWN_AS.items() if byte < 0xC0)
+"""Characters that show a UTF-8 continuation byte (0x80-0xBF) decoded as cp1252 or Latin-1."""
+MOJIBAKE_LEADS = frozenset([*(chr(byte) for byte in range(0xC2, 0xF5)), "€"])
+"""Characters that show a UTF-8 lead byte (0xC2-0xF4: the same in cp1252 and Latin-1), and ``€``, which
+starts what is left of a general punctuation mark (E2 80 xx) whose lead byte was lost."""
+
+
+def _mojibake_pattern() -> regex.Pattern:
+    def members(chars: Iterable[str]) -> str:
+        return "[" + "".join(regex.escape(c) for c in sorted(chars)) + "]"
+
+    continuation = members(MOJIBAKE_CONTINUATIONS)
+    leads = [members(chr(b) for b in range(lo, hi + 1)) for lo, hi in ((0xC2, 0xDF), (0xE0, 0xEF), (0xF0, 0xF4))]
+    return regex.compile(
+        f"{leads[0]}{continuation}|{leads[1]}{continuation}{{2}}|{leads[2]}{continuation}{{3}}"
+        f"|(?<!\\d)€{continuation}(?!\\d)"  # as the encoding stage: "5€–10€" is a price range
+    )
+
+
+_MOJIBAKE = _mojibake_pattern()
+
+
+def _decoded(match: regex.Match) -> str:
+    shown = match.group()
+    raw = bytes(_BYTE_SHOWN_AS[c] for c in shown)
+    if shown[0] == "€":
+        raw = b"\xe2" + raw  # the lost lead byte of U+2000-U+203F
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return shown
+
+
+def read_mojibake(text: str) -> str:
+    """``text`` with each UTF-8 sequence shown as cp1252 or Latin-1 characters read as the character it encodes.
+
+    For comparison only (the encoding stage repairs text, with ftfy, and
+    records each edit): ``â€™`` (cp1252), ``â\x80\x99`` (Latin-1) and ``€™``
+    (its lead byte lost) are all ``’``. A sequence that is not valid UTF-8 is
+    left as it is.
+    """
+    return _MOJIBAKE.sub(_decoded, text) if not text.isascii() else text
+
+
+def _fold(text: str) -> str:
+    """Steps 2-4 of the module docstring: NFKC, casefold, quotes deleted."""
+    return _QUOTES.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
 def tokenize(text: str) -> list[str]:
     """The normalised tokens of ``text`` (see the module docstring)."""
-    folded = _QUOTES.sub("", unicodedata.normalize("NFKC", text).casefold())
+    folded = _fold(read_mojibake(text))
+    # Folding can bring a lead and continuations together (a quote deleted between them, ``Â`` cased to
+    # ``â``): read again until nothing changes (each reading shortens the text), so that normalised
+    # text is its own normal form.
+    while (again := read_mojibake(folded)) != folded:
+        folded = _fold(again)
     return [token for token in _SEPARATORS.split(folded) if token]
 
 
@@ -111,8 +182,8 @@ def tokenize_batch(texts: Sequence[str] | pa.Array | pa.ChunkedArray) -> TokenBa
     if n == 0:
         return TokenBatch(np.zeros(1, np.int64), np.zeros(0, np.uint64))
     offsets, data = utf8_buffers(array)
-    cps, known, repl_offsets, repl_bytes = _codepoint_table(data, offsets)
-    items, chunk_lengths, text_items = _scan(data, offsets, cps, known, repl_offsets, repl_bytes)
+    cps, known, repl_offsets, repl_bytes, mojibake = _codepoint_table(data, offsets)
+    items, chunk_lengths, text_items = _scan(data, offsets, cps, known, repl_offsets, repl_bytes, mojibake)
     is_chunk = chunk_lengths > 0
     if not is_chunk.any():
         return TokenBatch(text_items, items)
@@ -177,9 +248,11 @@ def _replacement(cp: int) -> bytes | None:
     return _SEPARATORS.sub(" ", folded).encode("utf-8")
 
 
-def _codepoint_table(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct non-ASCII code points of the texts and their :func:`_replacement` (CSR bytes)."""
+def _codepoint_table(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct non-ASCII code points of the texts, their :func:`_replacement` (CSR bytes), and each one's
+    part in mojibake (:data:`_LEAD`, :data:`_CONTINUATION`, both or neither)."""
     cps = _non_ascii_codepoints(data, offsets[0], offsets[-1])
+    mojibake = np.array([_mojibake_part(cp) for cp in cps.tolist()], dtype=np.uint8)
     known = np.zeros(len(cps), dtype=np.bool_)
     repl_offsets = np.zeros(len(cps) + 1, dtype=np.int64)
     parts: list[bytes] = []
@@ -190,7 +263,25 @@ def _codepoint_table(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray,
             parts.append(replacement)
         repl_offsets[i + 1] = repl_offsets[i] + (len(replacement) if replacement is not None else 0)
     repl_bytes = np.frombuffer(b"".join(parts), dtype=np.uint8) if parts else np.zeros(0, np.uint8)
-    return cps, known, repl_offsets, repl_bytes
+    return cps, known, repl_offsets, repl_bytes, mojibake
+
+
+_LEAD, _CONTINUATION, _FOLDS_FROM_CONTINUATION, _FOLDS_TO_LEAD, _FOLDS_TO_NOTHING = 1, 2, 4, 8, 16
+
+
+@functools.lru_cache(maxsize=None)
+def _mojibake_part(cp: int) -> int:
+    """Code point ``cp``'s part in mojibake, as bits: a lead or continuation as it is; and its folded form
+    (:func:`_fold`) starting with a continuation, ending with a lead, or empty (a deleted quote)."""
+    char = chr(cp)
+    folded = _fold(char)
+    return (
+        (_LEAD if char in MOJIBAKE_LEADS else 0)
+        | (_CONTINUATION if char in MOJIBAKE_CONTINUATIONS else 0)
+        | (_FOLDS_FROM_CONTINUATION if folded[:1] in MOJIBAKE_CONTINUATIONS else 0)
+        | (_FOLDS_TO_LEAD if folded[-1:] in MOJIBAKE_LEADS else 0)
+        | (_FOLDS_TO_NOTHING if not folded else 0)
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -306,12 +397,14 @@ _CLASSES, _LOWER = _byte_classes()
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(data, offsets, cps, known, repl_offsets, repl_bytes):  # pragma: no cover - compiled
+def _scan(data, offsets, cps, known, repl_offsets, repl_bytes, mojibake):  # pragma: no cover - compiled
     """Tokenise chunks of ASCII and stable characters; emit a reference to each other chunk.
 
     One pass over the bytes, classified by table. A chunk (run between ASCII
-    whitespace) is hashed as it is read; at its first unstable character the
-    tokens it already gave are dropped and the whole chunk becomes a reference.
+    whitespace) is hashed as it is read; at its first unstable character, or
+    a mojibake lead followed by a continuation, as written or once folded
+    (which :func:`tokenize` may read as one character), the tokens it already
+    gave are dropped and the whole chunk becomes a reference.
 
     Returns the items (a token hash, or a chunk's start byte), the chunk
     byte lengths (0 for a token hash) and each text's first item (``int64[n + 1]``).
@@ -336,16 +429,19 @@ def _scan(data, offsets, cps, known, repl_offsets, repl_bytes):  # pragma: no co
         length = 0
         chunk_start = i
         chunk_k = k
+        folded_lead = False  # the folded text so far ends with a mojibake lead
         while i <= end:
             c = classes[data[i]] if i < end else _SPACE
             if c == _TOKEN:
                 h = (h ^ np.uint64(lower[data[i]])) * fnv_prime
                 length += 1
                 i += 1
+                folded_lead = False
                 continue
-            if c == _DELETED:
+            if c == _DELETED:  # folds to nothing: what stands on either side meets
                 i += 1
                 continue
+            folded_lead = folded_lead and c == _NON_ASCII
             if c != _NON_ASCII:  # a separator or whitespace ends the token
                 if length > 0:
                     items[k] = _fmix64(h ^ np.uint64(length))
@@ -359,7 +455,13 @@ def _scan(data, offsets, cps, known, repl_offsets, repl_bytes):  # pragma: no co
                 continue
             cp, nbytes = _decode(data, i)
             x = _lookup(cps, cp)
-            if not known[x]:  # the whole chunk goes to the reference tokenizer
+            part = mojibake[x]
+            unread = folded_lead and (part & _FOLDS_FROM_CONTINUATION) != 0
+            if (part & _LEAD) != 0 and i + nbytes < end and data[i + nbytes] >= 128:
+                unread = unread or (mojibake[_lookup(cps, _decode(data, i + nbytes)[0])] & _CONTINUATION) != 0
+            if (part & _FOLDS_TO_NOTHING) == 0:
+                folded_lead = (part & _FOLDS_TO_LEAD) != 0
+            if not known[x] or unread:  # the whole chunk goes to the reference tokenizer
                 j = i
                 while j < end and classes[data[j]] != _SPACE:
                     j += 1
