@@ -71,6 +71,8 @@ def sequence_edits(edits: Sequence[Edit]) -> list[Edit]:
     the edits before it, which is what the ``corrections`` table stores: any
     number of passes then replays in row order.
     """
+    if not edits:  # most paragraphs: no list to sort
+        return []
     out: list[Edit] = []
     shift = 0
     last_end = -1
