@@ -146,6 +146,9 @@ class _WithoutBlasProbe(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self._loader.create_module(spec)
 
+    def __getattr__(self, name: str) -> object:  # get_source, get_filename…: the wrapped loader's
+        return getattr(self._loader, name)
+
     def exec_module(self, module: ModuleType) -> None:
         import numba.np.linalg as linalg
 
