@@ -107,3 +107,31 @@ def test_scoring_counts_pairs_inside_clusters() -> None:
     perfect = run_bench.score([(2, 1), (3, 2), (9, 10)], truth)
     assert (perfect["precision"], perfect["recall"], perfect["f1"]) == (1.0, 1.0, 1.0)
     assert perfect["recall_by"]["kind:boilerplate"] == (1.0, 1)
+
+
+# Holds 40 MB, then 80 MB, then nothing, each for a while: the peak is the 80 MB step.
+_STEPS = """
+import sys, time
+block = b"\\x01" * (40 << 20); print("40", flush=True); time.sleep(0.6)
+del block
+block = b"\\x01" * (80 << 20); print("80", flush=True); time.sleep(0.6)
+del block
+time.sleep(0.6)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS comes from /proc")
+def test_peak_memory_finds_the_peak_and_reads_pss_only_when_it_can_grow() -> None:
+    psutil = pytest.importorskip("psutil")
+    import subprocess
+    import time
+
+    run_bench = _load("run_bench")
+    child = psutil.Popen([sys.executable, "-c", _STEPS], stdout=subprocess.DEVNULL)
+    memory = run_bench.PeakMemory(child)
+    while child.poll() is None:
+        memory.poll()
+        time.sleep(0.05)
+    assert memory.peak_pss >= 80 << 20  # the 80 MB block was seen
+    assert memory.peak_pss <= memory.peak_rss
+    assert memory.pss_readings < memory.polls / 2  # steady stretches are not read
