@@ -97,8 +97,14 @@ def read_mojibake(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    """Steps 2-4 of the module docstring: NFKC, casefold, quotes deleted."""
-    return _QUOTES.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """Steps 2-4 of the module docstring: NFKC, casefold, quotes deleted.
+
+    A deleted quote can leave a combining mark next to the letter it was kept
+    from (``a'\u0302``): NFKC again then composes them, as a second
+    normalisation would, so that normalised text is its own normal form.
+    """
+    deleted = _QUOTES.sub("", unicodedata.normalize("NFKC", text).casefold())
+    return deleted if unicodedata.is_normalized("NFKC", deleted) else unicodedata.normalize("NFKC", deleted)
 
 
 def tokenize(text: str) -> list[str]:
@@ -244,7 +250,7 @@ def _replacement(cp: int) -> bytes | None:
     nfkc = unicodedata.normalize("NFKC", char)
     if not all(_stable(c) for c in nfkc):
         return None
-    folded = _QUOTES.sub("", nfkc.casefold())
+    folded = _fold(nfkc)
     return _SEPARATORS.sub(" ", folded).encode("utf-8")
 
 
