@@ -204,6 +204,8 @@ def fix_with_ftfy(text: str) -> tuple[str, list[list[Edit]]]:
                 break
             steps.append(diff_edits(text, fixed, _encoding_rule(plan)))
             text = fixed
+            if not needs_repair(text):  # ftfy's next step would change nothing: spare its detectors
+                break
         repaired = text
         if _SUSPECT_RE.search(text):
             for name in _LATER_FIXERS:
@@ -358,6 +360,16 @@ def repair_encoding(text: str) -> tuple[str, list[Edit]]:
 
 
 def _repair(text: str) -> tuple[str, list[Edit]]:
-    fixed, steps = fix_with_ftfy(text)
-    fixed, lead_edits = fix_lost_lead_byte(fixed)
-    return fixed, [edit for step in [*steps, lead_edits] for edit in sequence_edits(step)]
+    steps: list[list[Edit]] = []
+    while True:
+        text, ftfy_steps = fix_with_ftfy(text)
+        steps.extend(ftfy_steps)
+        text, lead_edits = fix_lost_lead_byte(text)
+        if lead_edits:
+            steps.append(lead_edits)
+        # A rebuilt mark can complete mojibake for ftfy (C1 controls "\x80\x98\x86": "€˜" is "‘", and
+        # "‘†" is then UTF-8 shown as cp1252): repair again until nothing changes, so a repaired text
+        # repairs to itself. Each rebuilt mark shortens the text, so this ends.
+        if not lead_edits or not needs_repair(text):
+            break
+    return text, [edit for step in steps for edit in sequence_edits(step)]
