@@ -83,11 +83,17 @@ def keep_pandas_out() -> bool:
     import fails, pyarrow proceeds as without pandas. (A ``None`` in
     ``sys.modules`` would not do: pyarrow's compiled import returns it.)
     """
-    if any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
+    return _install_finder(_NoPandas, before="pandas")
+
+
+def _install_finder(finder: type[importlib.abc.MetaPathFinder], before: str) -> bool:
+    """Put a ``finder`` first on ``sys.meta_path`` unless module ``before`` is imported already (then it cannot act);
+    returns whether one is in place. Installing twice is the same as once."""
+    if any(isinstance(installed, finder) for installed in sys.meta_path):
         return True
-    if "pandas" in sys.modules:
+    if before in sys.modules:
         return False
-    sys.meta_path.insert(0, _NoPandas())
+    sys.meta_path.insert(0, finder())
     return True
 
 
@@ -113,12 +119,7 @@ def skip_numba_blas_probe() -> bool:
     loads a kernel; once ``numba.np.arraymath`` is imported it is too late
     (returns ``False``).
     """
-    if any(isinstance(finder, _ArraymathWithoutBlasProbe) for finder in sys.meta_path):
-        return True
-    if "numba.np.arraymath" in sys.modules:
-        return False
-    sys.meta_path.insert(0, _ArraymathWithoutBlasProbe())
-    return True
+    return _install_finder(_ArraymathWithoutBlasProbe, before="numba.np.arraymath")
 
 
 class _ArraymathWithoutBlasProbe(importlib.abc.MetaPathFinder):
