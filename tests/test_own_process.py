@@ -119,3 +119,17 @@ def test_the_blas_probe_cannot_be_skipped_once_numba_loaded_a_kernel():
         "print(skip_numba_blas_probe(), numba.np.arraymath._HAVE_BLAS)"
     )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split() == ["False", "True"]
+
+
+def test_the_dedup_stage_imports_neither_pandas_nor_scipy_in_a_process_that_skips_them():
+    # What the console script, the run pool and the bench's dedup row do first; deduplication itself must not
+    # reach pandas (pyarrow's first pa.table call) or scipy.linalg (Numba's first kernel load) some other way.
+    probe = (
+        "import sys; from corpusclean.own_process import skip_unused_imports; assert skip_unused_imports();"
+        "from corpusclean.segment import segment_documents; from corpusclean.dedup import deduplicate;"
+        "t = segment_documents([('a.txt', 'One paragraph here.\\n\\nOne paragraph here.')], original_text=False);"
+        "r = deduplicate(t, threshold=0.8, num_perm=128);"
+        "print(r.verdicts.column('kept_paragraph_id').null_count, 'pandas' in sys.modules, 'scipy.linalg' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "False", "False"]

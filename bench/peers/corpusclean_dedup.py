@@ -36,9 +36,9 @@ def read_pages(pages: Path):
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     report = Report(args)
-    from corpusclean.own_process import skip_numba_blas_probe
+    from corpusclean.own_process import skip_unused_imports
 
-    skip_numba_blas_probe()  # as in every process of corpusclean's own (the console script, the run pool)
+    skip_unused_imports()  # as in every process of corpusclean's own (the console script, the run pool)
     import pyarrow.compute as pc
 
     from corpusclean.dedup import deduplicate

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpusclean.embedded_api import EmbeddedApi
-from corpusclean.own_process import keep_pandas_out, return_freed_heap, skip_numba_blas_probe, use_returning_memory_pool
+from corpusclean.own_process import return_freed_heap, skip_unused_imports, use_returning_memory_pool
 
 # No outside network calls: this must be set before Prefect is imported.
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -295,8 +295,7 @@ _RUN_FINISHED = False
 def main() -> None:  # pragma: no cover - console script entry point
     global _OWNS_PROCESS
     _OWNS_PROCESS = True
-    keep_pandas_out()  # before anything imports pyarrow, which would import it (see own_process)
-    skip_numba_blas_probe()
+    skip_unused_imports()  # before anything imports pyarrow or loads a kernel (see own_process)
     # Registered before anything else is, so it runs after every other exit handler: Prefect's last logs
     # and events are sent, its API server stopped, the pool's processes gone.
     atexit.register(_exit_without_teardown)

@@ -12,10 +12,9 @@ import os
 
 import numpy as np
 
-from corpusclean.own_process import keep_pandas_out, return_freed_heap, skip_numba_blas_probe, use_returning_memory_pool
+from corpusclean.own_process import return_freed_heap, skip_unused_imports, use_returning_memory_pool
 
-keep_pandas_out()  # before the pipeline's first pa.table call would import it
-skip_numba_blas_probe()  # before the warm-up loads the first kernel
+skip_unused_imports()  # before the pipeline's first pa.table call or the warm-up's first kernel
 
 from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, parallel, pipeline, read, run_pool, segment, word_scan  # noqa: E402, F401
 
