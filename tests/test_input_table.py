@@ -78,3 +78,11 @@ def test_sorted_by_source_orders_as_sorted_entries(prepared) -> None:
 
 def test_report_dicts_are_the_manifests_rows(prepared) -> None:
     assert InputTable.from_entries(prepared).report_dicts() == [e.report.as_dict() for e in prepared]
+
+
+def test_the_tables_batches_and_edits_are_its_entries_in_order(prepared) -> None:
+    table = InputTable.from_entries(prepared)
+    assert list(table.paragraph_batches()) == [b for e in prepared for b in e.paragraph_batches()]
+    with_edits = [e.edit_table() for e in prepared if e.edit_rows != 0]
+    assert with_edits and [t.equals(u) for t, u in zip(table.edit_tables(), with_edits, strict=True)] == [True] * len(with_edits)
+    assert list(table[1:3].paragraph_batches()) == [b for e in prepared[1:3] for b in e.paragraph_batches()]

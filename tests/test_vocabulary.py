@@ -127,3 +127,37 @@ def test_parts_vocabularies_merged_in_order_are_the_whole_vocabulary(texts: list
     bounds = sorted({0, len(texts), *(min(c, len(texts)) for c in cuts)})
     parts = [words_of_runs(count_runs(texts[a:b])) for a, b in zip(bounds, bounds[1:])]
     _same(merge_counts((list(p), list(p.values())) for p in parts), reference_count(texts))
+
+
+def _arrow_runs(chunks: list[pa.Array]) -> list[tuple[str, int]]:
+    """The runs Arrow splits at spaces and counts, merged in order: what RunCounter replaces (less the empty runs)."""
+    from corpusclean.vocabulary import merge_counts
+
+    counted = [pa.compute.value_counts(pa.compute.list_flatten(pa.compute.split_pattern(c, " "))) for c in chunks]
+    merged = merge_counts((v.field("values").to_pylist(), v.field("counts").to_pylist()) for v in counted)
+    return [(run, n) for run, n in merged.items() if run]
+
+
+def test_the_run_counter_counts_what_arrow_splits_across_batches_and_growth() -> None:
+    from corpusclean.vocabulary import RunCounter
+
+    seeds = seed_paragraphs().column("text").to_pylist()
+    big = " ".join(f"w{i % 70_000}" for i in range(200_000))  # more runs and bytes than the first arrays hold
+    chunks = [pa.array(seeds[:20]), pa.array([big, None, "", "  a  a ", "é ü é"], pa.large_string()), pa.array(seeds[20:]).slice(3)]
+    counter = RunCounter()
+    for chunk in chunks:
+        counter.add(chunk)
+    assert list(counter.counts().items()) == _arrow_runs(chunks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(st.sampled_from("ab \n\u00e9\u2019\U0001f600"), max_size=30)), max_size=20),
+       cut=st.integers(0, 20))  # fmt: skip
+def test_the_run_counter_agrees_with_arrow_on_any_text(texts: list[str | None], cut: int) -> None:
+    from corpusclean.vocabulary import RunCounter
+
+    chunks = [pa.array(texts[:cut], pa.string()), pa.array(texts[cut:], pa.string())]
+    counter = RunCounter()
+    for chunk in chunks:
+        counter.add(chunk)
+    assert list(counter.counts().items()) == _arrow_runs(chunks)

@@ -113,18 +113,28 @@ class PreparedInput:
 
     def paragraph_batches(self) -> Iterator[pa.RecordBatch]:
         """The input's prepared paragraphs, batch by batch."""
-        if self.batch is None:
-            yield from iter_batches(self.paragraphs)
-        else:
-            yield _pack_reader(self.paragraphs).get_batch(self.batch)
+        return stored_paragraph_batches(self.paragraphs, self.batch)
 
     def edit_table(self) -> pa.Table:
         """The input's prepare-stage edits (read, encoding)."""
-        if self.edit_rows == 0:
-            return EDIT_SCHEMA.empty_table()
-        if self.edits_batch is None:
-            return load_table(self.edits)
-        return pa.Table.from_batches([_pack_reader(self.edits).get_batch(self.edits_batch)])
+        return stored_edit_table(self.edits, self.edit_rows, self.edits_batch)
+
+
+def stored_paragraph_batches(paragraphs: Path | str, batch: int | None) -> Iterator[pa.RecordBatch]:
+    """The paragraphs a :class:`PreparedInput` with these fields points to (its :meth:`~PreparedInput.paragraph_batches`)."""
+    if batch is None:
+        yield from iter_batches(Path(paragraphs))
+    else:
+        yield _pack_reader(str(paragraphs)).get_batch(batch)
+
+
+def stored_edit_table(edits: Path | str, edit_rows: int | None, edits_batch: int | None) -> pa.Table:
+    """The edits a :class:`PreparedInput` with these fields points to (its :meth:`~PreparedInput.edit_table`)."""
+    if edit_rows == 0:
+        return EDIT_SCHEMA.empty_table()
+    if edits_batch is None:
+        return load_table(Path(edits))
+    return pa.Table.from_batches([_pack_reader(str(edits)).get_batch(edits_batch)])
 
 
 def paragraph_batches(source: "Path | PreparedInput") -> Iterator[pa.RecordBatch]:
@@ -133,7 +143,7 @@ def paragraph_batches(source: "Path | PreparedInput") -> Iterator[pa.RecordBatch
 
 
 @functools.lru_cache(maxsize=16)
-def _pack_reader(path: Path) -> pa.ipc.RecordBatchFileReader:
+def _pack_reader(path: str) -> pa.ipc.RecordBatchFileReader:
     """An open reader of a pack: a shard reads its inputs' batches one after another, most from the same few packs.
 
     A pack holds a contiguous run of a prepare job's inputs, so in source order a shard moves from pack to pack;
@@ -141,7 +151,7 @@ def _pack_reader(path: Path) -> pa.ipc.RecordBatchFileReader:
     0.28 ms (its footer indexes ~1,500 batches). Batches are read into memory of their own (not mapped): a pass
     over a shard's inputs keeps none of them.
     """
-    return pa.ipc.open_file(pa.OSFile(str(path), "rb"))
+    return pa.ipc.open_file(pa.OSFile(path, "rb"))
 
 
 @dataclass

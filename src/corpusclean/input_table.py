@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, overload
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusclean.cache import PreparedInput
+from corpusclean.cache import PreparedInput, stored_edit_table, stored_paragraph_batches
 from corpusclean.read import FileReport
 
 REPORT_TYPE = pa.struct([
@@ -76,6 +76,25 @@ class InputTable:
     def __iter__(self) -> Iterator[PreparedInput]:
         for batch in self.table.to_batches(max_chunksize=_ROWS_PER_CHUNK):
             yield from map(_entry, batch.to_pylist())
+
+    def paragraph_batches(self) -> Iterator[pa.RecordBatch]:
+        """Every input's paragraphs in order, batch by batch: each entry's ``paragraph_batches()``, without making entries.
+
+        An OCR shard reads tens of thousands of small inputs; making each one's
+        :class:`PreparedInput` (its report, two paths) cost more than reading its batch.
+        """
+        for path, batch in self._rows("paragraphs", "batch"):
+            yield from stored_paragraph_batches(path, batch)
+
+    def edit_tables(self) -> Iterator[pa.Table]:
+        """The prepare-stage edits of every input that has any, in order (each entry's ``edit_table()``)."""
+        for path, rows, batch in self._rows("edits", "edit_rows", "edits_batch"):
+            if rows != 0:
+                yield stored_edit_table(path, rows, batch)
+
+    def _rows(self, *names: str) -> Iterator[tuple[Any, ...]]:
+        for chunk in self.table.select(list(names)).to_batches(max_chunksize=_ROWS_PER_CHUNK):
+            yield from zip(*(column.to_pylist() for column in chunk.columns))
 
     @overload
     def __getitem__(self, index: int) -> PreparedInput: ...

@@ -646,11 +646,11 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     are streamed (:func:`prepare_streamed`). With ``job.count_vocabulary``,
     the prepared text's words are counted too, in file order.
     """
-    from corpusclean.vocabulary import count_runs, merge_counts, words_of_runs
+    from corpusclean.vocabulary import RunCounter, words_of_runs
 
     cache = PreparedCache(job.cache_root)
     out: list[PreparedInput | None] = [None] * len(job.files)
-    runs: list[tuple[Iterable[str], Iterable[int]]] = []
+    runs = RunCounter() if job.vocabulary_dir is not None else None
     pending: list[tuple[int, str, Document | None, FileReport]] = []
     pending_bytes = 0
     read_seconds = 0.0
@@ -659,9 +659,8 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
         nonlocal pending, pending_bytes, read_seconds
         if pending:
             paragraphs = _prepare_batch(pending, read_seconds, job, cache, out)
-            if job.vocabulary_dir is not None:
-                counted = count_runs(paragraphs.column("text"))
-                runs.append((counted.keys(), counted.values()))
+            if runs is not None:
+                runs.add(paragraphs.column("text"))
         pending, pending_bytes, read_seconds = [], 0, 0.0
 
     for position, (item, key) in enumerate(job.files):
@@ -672,8 +671,8 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
             streamed = prepare_streamed(item, key, job.config, job.overrides, cache)
             if streamed is not None:
                 out[position] = streamed
-                if job.vocabulary_dir is not None:
-                    runs.append(count_path_runs([streamed.paragraphs]))
+                if runs is not None:
+                    runs.add(_text_column([streamed.paragraphs]))
                 continue
         start = time.perf_counter()
         document, report = read_input(item, text_field=job.config.text_field)
@@ -686,8 +685,8 @@ def prepare_job(job: PrepareJob) -> PreparedJob:
     flush()
     assert all(entry is not None for entry in out)
     vocabulary = None
-    if job.vocabulary_dir is not None:
-        vocabulary = save_vocabulary(words_of_runs(merge_counts(runs)), job.vocabulary_dir)
+    if runs is not None and job.vocabulary_dir is not None:
+        vocabulary = save_vocabulary(words_of_runs(runs.counts()), job.vocabulary_dir)
     del runs
     seconds: dict[str, float] = collections.defaultdict(float)
     for entry in out:
@@ -837,22 +836,21 @@ def correct_job(job: CorrectJob) -> CorrectedShard:
                 # held ~50 MB more each at the 200 MB run's peak, which is this stage, without this.
                 release_freed_memory(collect=False)
 
-        for item in job.inputs:
-            for batch in item.paragraph_batches():
-                if batch.num_rows == 0:
-                    continue
-                if pending and not batch.schema.equals(pending[0].schema):
-                    flush()
-                pending.append(batch)
-                rows += batch.num_rows
-                if rows >= OCR_BATCH_ROWS:
-                    flush()
+        for batch in job.inputs.paragraph_batches():
+            if batch.num_rows == 0:
+                continue
+            if pending and not batch.schema.equals(pending[0].schema):
+                flush()
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= OCR_BATCH_ROWS:
+                flush()
         flush()
         if not paragraphs_out.written:  # only empty inputs: still write the schemas
             paragraphs, edits = _correct_or_gather(pa.Table.from_batches(list(job.inputs[0].paragraph_batches())).slice(0, 0), settings)
             paragraphs_out.write(paragraphs)
             edits_out.write(edits)
-    prepared = concat_edits(item.edit_table() for item in job.inputs if item.edit_rows != 0)
+    prepared = concat_edits(job.inputs.edit_tables())
     prepared_path = save_table(prepared.combine_chunks(), base / "edits-prepared.arrow")
     return CorrectedShard(paragraphs_out.path, edits_out.path, time.perf_counter() - start, prepared_path)
 
