@@ -16,7 +16,7 @@ from corpusclean.own_process import return_freed_heap, skip_unused_imports, use_
 
 skip_unused_imports()  # before the pipeline's first pa.table call or the warm-up's first kernel
 
-from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, parallel, pipeline, read, run_pool, segment, word_scan  # noqa: E402, F401
+from corpusclean import encoding, ocr, ocr_context, ocr_model, ocr_search, parallel, pipeline, read, run_pool, segment, vocabulary, word_scan  # noqa: E402, F401
 
 
 def _warm_up() -> None:
@@ -24,6 +24,7 @@ def _warm_up() -> None:
         encoding.repair_encodings(["a b c", "a café &amp; cafÃ© c"])  # the gate's scan and the edits' diff
         segment.segment_documents([("warm-up.txt", "One paragraph.\n\nAnother one, a little longer.")])
         word_scan.scan_words(["warm-up words", "and their class table"])
+        vocabulary.RunCounter().add(["the prepare jobs count their runs"])
         # The OCR candidate search's kernels (not its data: the lexicon and tries are built by the
         # worker that needs them): ~0.9 s off building the run's corrector, which no other work overlaps.
         lexicon = ocr_search.Trie(["the", "he"])
