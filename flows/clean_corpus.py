@@ -232,6 +232,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
     durations: dict[str, float] = collections.defaultdict(float)
     on_dask = cfg.dask_address is not None
     cache = PreparedCache(cache_root(out_dir))
+    first_fill = cache.is_empty()  # then every entry at the end is this run's, for one of its inputs: none to drop
     previous = _previous_manifest(out_dir)
     overrides = load_overrides(out_dir)  # a reviewer's restores and rejected edits (corpusclean restore)
     overrides_file = overrides_path(out_dir)
@@ -244,7 +245,7 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         files, problems = discover_task(paths, out_dir)
         substitutions = pipeline.resolve_substitutions(cfg, out_dir)
         fingerprint = settings_fingerprint(cfg, overrides_digest)
-        if cfg.incremental and not cache.is_empty():  # each input's key first, to look it up
+        if cfg.incremental and not first_fill:  # each input's key first, to look it up
             keyed: list[tuple[InputFile, str | None]] = hash_task(quote(files), fingerprint)
         else:  # nothing to look up: the prepare jobs key what they read (each input is read once)
             keyed = [(f, None) for f in files]
@@ -360,7 +361,8 @@ def _clean_locked(paths: list[str], out_dir: Path, cfg: CleanConfig, started: fl
         durations["before_write"] = time.perf_counter() - started
         manifest["durations_seconds"] = {k: round(v, 3) for k, v in durations.items()}
         manifest = write_task(out_dir, quote(paragraph_paths), verdicts_path, quote(edit_paths), quote(manifest))
-        cache.retain(i["cache_key"] for i in manifest["inputs"] if i.get("cache_key"))
+        if not first_fill:  # (36,000 inputs: 0.2 s to read every pack's index and find nothing to drop)
+            cache.retain(i["cache_key"] for i in manifest["inputs"] if i.get("cache_key"))
     finally:
         run_pool.close()
         shutil.rmtree(work_dir, ignore_errors=True)
