@@ -93,6 +93,10 @@ class EmbeddedApi:
         if settings.api.url or not settings.server.ephemeral.enabled:
             self.stop()
             return False
+        # Prefect imports this at the flow's start, to serialise its parameters (0.1-0.2 s of imports); this
+        # process would only wait for the server now.
+        import fastapi.encoders  # noqa: F401
+
         self._wait(float(settings.server.ephemeral.startup_timeout_seconds))
         os.environ["PREFECT_API_URL"] = self.url
         refresh_global_settings_context()
