@@ -61,3 +61,21 @@ def test_a_slice_releases_its_own_rows_only(mapped_file):
     release_mapped_pages([text.slice(0, len(text) // 2)])
     left = _resident_kb(mapped_file)
     assert 0.3 * full < left < 0.7 * full
+
+
+def test_the_buffered_ipc_writer_writes_the_bytes_pyarrow_does(tmp_path):
+    from corpusclean.arrow_io import WRITE_BUFFER, ipc_file_writer
+
+    batches = [pa.record_batch({"text": [f"paragraph {i}"] * (i % 5 + 1), "n": list(range(i % 5 + 1))}) for i in range(6000)]
+    footer = {"index": "x" * 100}
+    with ipc_file_writer(tmp_path / "buffered.arrow", batches[0].schema, metadata=footer) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    with pa.OSFile(str(tmp_path / "plain.arrow"), "wb") as sink, pa.ipc.new_file(sink, batches[0].schema, metadata=footer) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    written = (tmp_path / "buffered.arrow").read_bytes()
+    assert len(written) > WRITE_BUFFER  # the buffer filled and was written out before the end
+    assert written == (tmp_path / "plain.arrow").read_bytes()
+    reader = pa.ipc.open_file(str(tmp_path / "buffered.arrow"))
+    assert reader.num_record_batches == 6000 and reader.get_batch(7).equals(batches[7])

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
-from corpusclean.arrow_io import TableWriter, iter_batches, load_table
+from corpusclean.arrow_io import TableWriter, ipc_file_writer, iter_batches, load_table
 from corpusclean.config import CleanConfig
 from corpusclean.edits import EDIT_SCHEMA
 from corpusclean.read import FileReport
@@ -261,7 +261,7 @@ class PreparedCache:
         stored: list[PreparedInput] = []
         edited = [e for e in entries if e.edits.num_rows]
         if edited:
-            with pa.OSFile(str(edits_path), "wb") as sink, pa.ipc.new_file(sink, edited[0].edits.schema) as writer:
+            with ipc_file_writer(edits_path, edited[0].edits.schema) as writer:
                 for entry in edited:
                     writer.write_batch(_one_batch(entry.edits))
         edits_batch = 0
@@ -280,7 +280,7 @@ class PreparedCache:
         footer = {_PACK_INDEX: json.dumps(index, ensure_ascii=False, default=str).encode("utf-8")}
         schema = entries[0].paragraphs.schema if entries else None
         if schema is not None:
-            with pa.OSFile(str(paragraphs_path), "wb") as sink, pa.ipc.new_file(sink, schema, metadata=footer) as writer:
+            with ipc_file_writer(paragraphs_path, schema, metadata=footer) as writer:
                 for entry in entries:
                     writer.write_batch(_one_batch(entry.paragraphs))
         return stored
