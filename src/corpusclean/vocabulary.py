@@ -39,6 +39,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusclean.parallel import as_text_array, utf8_buffers
+
 BATCH_BYTES = 16 << 20
 """Text per Arrow batch: bounds the memory of the split runs (about twice the batch)."""
 
@@ -124,13 +126,8 @@ class RunCounter:
 
     def add(self, texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> None:
         """Count the runs of ``texts`` (null texts have none)."""
-        for chunk in _as_chunks(texts):
-            if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-                chunk = chunk.cast(pa.large_string())
-            offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-            _, offsets_buffer, data_buffer = chunk.buffers()
-            offsets = np.frombuffer(offsets_buffer, offset_type, len(chunk) + 1, chunk.offset * np.dtype(offset_type).itemsize)
-            data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+        for chunk in map(as_text_array, _as_chunks(texts)):
+            offsets, data = utf8_buffers(chunk)
             valid = pc.is_valid(chunk).to_numpy(zero_copy_only=False) if chunk.null_count else np.ones(0, np.bool_)
             row = 0
             while row < len(chunk):
@@ -142,7 +139,7 @@ class RunCounter:
     def counts(self) -> collections.Counter[str]:
         """Every run counted so far with its count, in order of first occurrence."""
         runs, used = int(self._sizes[0]), int(self._sizes[1])
-        keys = pa.LargeStringArray.from_buffers(runs, pa.py_buffer(self._starts[: runs + 1].copy()), pa.py_buffer(self._key_bytes[:used].copy()))
+        keys = pa.LargeStringArray.from_buffers(runs, pa.py_buffer(self._starts[: runs + 1]), pa.py_buffer(self._key_bytes[:used]))
         return collections.Counter(dict(zip(keys.to_pylist(), self._counts[:runs].tolist())))
 
     def _grow(self, text_bytes: int) -> None:
